@@ -1,0 +1,54 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// envName is the environment variable that backs a flag:
+// --ca-file -> STEP_METRICS_CA_FILE.
+func envName(flag string) string {
+	return "STEP_METRICS_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// applyEnv sets every flag not given on the command line from its
+// environment variable (or from an alias such as PUSHGATEWAY_URL).
+// List flags take comma-separated values.
+func applyEnv(fs *pflag.FlagSet, aliases map[string][]string) error {
+	var err error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if err != nil || f.Changed {
+			return
+		}
+		names := append([]string{envName(f.Name)}, aliases[f.Name]...)
+		for _, n := range names {
+			v, ok := os.LookupEnv(n)
+			if !ok || v == "" {
+				continue
+			}
+			if f.Value.Type() == "stringArray" {
+				for _, item := range strings.Split(v, ",") {
+					if serr := fs.Set(f.Name, strings.TrimSpace(item)); serr != nil {
+						err = fmt.Errorf("environment variable %s: %w", n, serr)
+						return
+					}
+				}
+			} else if serr := fs.Set(f.Name, v); serr != nil {
+				err = fmt.Errorf("environment variable %s: %w", n, serr)
+			}
+			return
+		}
+	})
+	return err
+}
+
+// flagUsages appends the environment variable of each flag to its usage.
+func annotateEnv(fs *pflag.FlagSet, aliases map[string][]string) {
+	fs.VisitAll(func(f *pflag.Flag) {
+		names := append([]string{envName(f.Name)}, aliases[f.Name]...)
+		f.Usage += " [$" + strings.Join(names, ", $") + "]"
+	})
+}

@@ -1,0 +1,63 @@
+// Command step-metrics turns a finished (or finishing) pipeline run into
+// per-step and per-pipeline Prometheus metrics and pushes them to a
+// Pushgateway, grouped by run. Run `step-metrics help` for usage.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes, documented in the README.
+const (
+	exitOK       = 0 // done, or only the metrics delivery failed (fail-safe)
+	exitFailed   = 1 // reading or pushing failed and --strict was given
+	exitUsage    = 2 // bad flags
+	exitBadInput = 3 // the workflow file is not a readable Workflow
+)
+
+// version is stamped at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "push":
+		return runPush(ctx, args[1:], stdin, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintf(stdout, "step-metrics %s\n", version)
+		return exitOK
+	case "help", "-h", "--help":
+		usage(stdout)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "step-metrics: unknown command %q\n", args[0])
+	usage(stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `step-metrics: pipeline run metrics for the Prometheus Pushgateway
+
+Usage:
+  step-metrics push [flags]     read a workflow's status and push its metrics
+  step-metrics version          print the version
+  step-metrics help             this text
+
+Run "step-metrics push --help" for the flags.
+`)
+}

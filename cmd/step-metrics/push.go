@@ -1,0 +1,387 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/pflag"
+
+	"github.com/step-metrics/step-metrics/internal/example"
+	"github.com/step-metrics/step-metrics/pkg/metrics"
+	"github.com/step-metrics/step-metrics/pkg/push"
+	"github.com/step-metrics/step-metrics/pkg/source"
+	"github.com/step-metrics/step-metrics/pkg/workflow"
+)
+
+// pushOptions are the flags of `step-metrics push`.
+type pushOptions struct {
+	// Where the run comes from.
+	example       bool
+	workflowFile  string
+	workflowName  string
+	namespace     string
+	workflowUID   string
+	status        string
+	kubeconfig    string
+	kubeContext   string
+	argoServer    string
+	argoTokenFile string
+	argoCAFile    string
+	argoInsecure  bool
+
+	// What is pushed.
+	steps              string
+	labels             []string
+	labelsFromWorkflow []string
+	job                string
+
+	// Where it goes.
+	pushgateway     string
+	dryRun          bool
+	timeout         time.Duration
+	retries         int
+	strict          bool
+	caFile          string
+	certFile        string
+	keyFile         string
+	serverName      string
+	insecure        bool
+	bearerTokenFile string
+	username        string
+	passwordFile    string
+	headers         []string
+
+	logLevel  string
+	logFormat string
+}
+
+var pushEnvAliases = map[string][]string{
+	"pushgateway": {"PUSHGATEWAY_URL"},
+	"kubeconfig":  {"KUBECONFIG"},
+}
+
+func (o *pushOptions) addFlags(fs *pflag.FlagSet) {
+	fs.BoolVar(&o.example, "example", false, "read the bundled example run (an ML pipeline during its exit handler) instead of a real one")
+	fs.StringVarP(&o.workflowFile, "workflow-file", "f", "", "read the Workflow from this YAML or JSON file (\"-\" for stdin) instead of the Kubernetes API")
+	fs.StringVarP(&o.workflowName, "workflow", "w", "", "name of the Workflow to read from the Kubernetes API or Argo Server ({{workflow.name}})")
+	fs.StringVarP(&o.namespace, "namespace", "n", "", "namespace of the Workflow ({{workflow.namespace}}); also a grouping label")
+	fs.StringVar(&o.workflowUID, "workflow-uid", "", "UID of the Workflow ({{workflow.uid}}); the group's workflow_id, defaults to the object's UID")
+	fs.StringVar(&o.status, "status", "", "pipeline outcome as Argo passes it to exit handlers ({{workflow.status}}: Succeeded, Failed, Error); default: the root node's phase")
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file; default: in-cluster config, then ~/.kube/config")
+	fs.StringVar(&o.kubeContext, "context", "", "kubeconfig context")
+	fs.StringVar(&o.argoServer, "argo-server", "", "read the Workflow from this Argo Server URL (for offloaded node status) instead of the Kubernetes API")
+	fs.StringVar(&o.argoTokenFile, "argo-token-file", "", "file holding the Argo Server bearer token")
+	fs.StringVar(&o.argoCAFile, "argo-ca-file", "", "PEM CA bundle for Argo Server's certificate")
+	fs.BoolVar(&o.argoInsecure, "argo-insecure-skip-verify", false, "do not check Argo Server's certificate")
+
+	fs.StringVar(&o.steps, "steps", "node", "step series: node (one per step attempt), template (count/sum/max per template, for big fan-outs) or none")
+	fs.StringArrayVarP(&o.labels, "label", "l", nil, "extra label name=value on every series (repeatable)")
+	fs.StringSliceVar(&o.labelsFromWorkflow, "label-from-workflow", nil, "workflow label or annotation keys to copy onto every series, comma-separated (e.g. team,app.kubernetes.io/part-of)")
+	fs.StringVar(&o.job, "job", "step-metrics", "job label of the Pushgateway group")
+
+	fs.StringVar(&o.pushgateway, "pushgateway", "", "Pushgateway base URL, e.g. http://pushgateway.monitoring:9091")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "print the metrics in the text format instead of pushing")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "deadline for reading the workflow and for the push, each, retries included")
+	fs.IntVar(&o.retries, "retries", 4, "retries after a failed push attempt (network errors and 5xx; 4xx is final)")
+	fs.BoolVar(&o.strict, "strict", false, "exit 1 when the workflow cannot be read or the push fails (default: warn and exit 0 so metrics never fail a pipeline)")
+	fs.StringVar(&o.caFile, "ca-file", "", "PEM CA bundle trusted for the Pushgateway, in addition to the system's")
+	fs.StringVar(&o.certFile, "cert-file", "", "client certificate (PEM) for mTLS")
+	fs.StringVar(&o.keyFile, "key-file", "", "client key (PEM) for mTLS")
+	fs.StringVar(&o.serverName, "tls-server-name", "", "name expected in the Pushgateway's certificate")
+	fs.BoolVar(&o.insecure, "insecure-skip-verify", false, "do not check the Pushgateway's certificate (testing only)")
+	fs.StringVar(&o.bearerTokenFile, "bearer-token-file", "", "file holding a bearer token for the Pushgateway")
+	fs.StringVar(&o.username, "username", "", "basic auth user for the Pushgateway")
+	fs.StringVar(&o.passwordFile, "password-file", "", "file holding the basic auth password")
+	fs.StringArrayVarP(&o.headers, "header", "H", nil, "extra HTTP header \"Name: value\" for the Pushgateway (repeatable)")
+
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+}
+
+// validate checks the flags that need no I/O.
+func (o *pushOptions) validate() error {
+	sources := 0
+	for _, set := range []bool{o.example, o.workflowFile != "", o.workflowName != ""} {
+		if set {
+			sources++
+		}
+	}
+	switch {
+	case sources == 0:
+		return errors.New("say which run: --workflow-file FILE, --workflow NAME --namespace NS, or --example")
+	case sources > 1:
+		return errors.New("--example, --workflow-file and --workflow exclude each other")
+	case o.workflowName != "" && o.namespace == "":
+		return errors.New("--workflow needs --namespace")
+	}
+	if o.status != "" {
+		switch wfv1.NodePhase(o.status) {
+		case wfv1.NodeSucceeded, wfv1.NodeFailed, wfv1.NodeError:
+		default:
+			return fmt.Errorf("--status %q: want Succeeded, Failed or Error", o.status)
+		}
+	}
+	if _, err := metrics.ParseStepMode(o.steps); err != nil {
+		return fmt.Errorf("--steps: %w", err)
+	}
+	for _, l := range o.labels {
+		if _, _, err := metrics.ParseLabel(l); err != nil {
+			return fmt.Errorf("--label: %w", err)
+		}
+	}
+	if o.job == "" {
+		return errors.New("--job is empty")
+	}
+	if !o.dryRun {
+		if o.pushgateway == "" {
+			return errors.New("no Pushgateway: give --pushgateway URL (or $PUSHGATEWAY_URL), or --dry-run")
+		}
+		u, err := url.Parse(o.pushgateway)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--pushgateway %q: want an http:// or https:// URL", o.pushgateway)
+		}
+		if u.User != nil {
+			return errors.New("--pushgateway: put no credentials in the URL; use --username with --password-file, or --bearer-token-file")
+		}
+	}
+	if o.timeout <= 0 {
+		return errors.New("--timeout must be positive")
+	}
+	if o.retries < 0 || o.retries > 20 {
+		return errors.New("--retries must be between 0 and 20")
+	}
+	for _, h := range o.headers {
+		if _, _, err := push.ParseHeader(h); err != nil {
+			return fmt.Errorf("--header: %w", err)
+		}
+	}
+	if _, err := parseLevel(o.logLevel); err != nil {
+		return err
+	}
+	if o.logFormat != "text" && o.logFormat != "json" {
+		return fmt.Errorf("--log-format %q: want text or json", o.logFormat)
+	}
+	return nil
+}
+
+func runPush(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var o pushOptions
+	fs := pflag.NewFlagSet("step-metrics push", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.SortFlags = false
+	o.addFlags(fs)
+	annotateEnv(fs, pushEnvAliases)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: step-metrics push [flags]\n\nReads a pipeline run and pushes its metrics to a Pushgateway, one group per run.\nEvery flag falls back to the environment variable in brackets.\n\nFlags:\n%s", fs.FlagUsages())
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "step-metrics push: unexpected arguments %q\n", fs.Args())
+		return exitUsage
+	}
+	if err := applyEnv(fs, pushEnvAliases); err != nil {
+		fmt.Fprintf(stderr, "step-metrics push: %v\n", err)
+		return exitUsage
+	}
+	if err := o.validate(); err != nil {
+		fmt.Fprintf(stderr, "step-metrics push: %v\n", err)
+		return exitUsage
+	}
+	log := newLogger(stderr, o.logLevel, o.logFormat)
+	log.Debug("starting", "version", version)
+	return o.run(ctx, log, stdin, stdout)
+}
+
+// failSafe logs err and returns the exit code: 0 unless --strict.
+func (o *pushOptions) failSafe(log *slog.Logger, msg string, err error) int {
+	if o.strict {
+		log.Error(msg, "err", err)
+		return exitFailed
+	}
+	log.Warn(msg+"; exiting 0 so the pipeline is not failed by its metrics (use --strict to fail)", "err", err)
+	return exitOK
+}
+
+func (o *pushOptions) run(ctx context.Context, log *slog.Logger, stdin io.Reader, stdout io.Writer) int {
+	data, fromFile, err := o.read(ctx, stdin)
+	if err != nil {
+		if fromFile {
+			log.Error("cannot read the workflow", "err", err)
+			return exitBadInput
+		}
+		return o.failSafe(log, "cannot read the workflow", err)
+	}
+	wf, warnings, err := workflow.DecodeArgo(data)
+	if err != nil {
+		if fromFile {
+			log.Error("cannot read the workflow", "err", err)
+			return exitBadInput
+		}
+		return o.failSafe(log, "cannot read the workflow", err)
+	}
+	for _, w := range warnings {
+		log.Warn(w)
+	}
+	run := workflow.FromArgo(wf, workflow.ArgoOptions{Status: o.status})
+	for _, w := range run.Warnings {
+		log.Warn(w, "workflow", run.Name)
+	}
+
+	labels, err := o.seriesLabels(run)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "step-metrics push: %v\n", err)
+		return exitUsage
+	}
+	fams, err := metrics.Families(run, metrics.Options{Steps: metrics.StepMode(o.steps), Labels: labels})
+	if err != nil {
+		log.Error("cannot build metrics", "err", err)
+		return exitUsage
+	}
+	target := o.target(log, run)
+	if o.dryRun {
+		log.Info("dry run: not pushing", "group", push.Group(target), "series", seriesCount(fams))
+		if err := metrics.WriteText(stdout, fams); err != nil {
+			log.Error("cannot write metrics", "err", err)
+			return exitFailed
+		}
+		return exitOK
+	}
+
+	client, err := push.NewClient(o.clientConfig())
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "step-metrics push: %v\n", err)
+		return exitUsage
+	}
+	pctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	start := time.Now()
+	retry := push.DefaultRetry
+	retry.MaxAttempts = o.retries + 1
+	g := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return fams, nil })
+	if err := push.Push(pctx, target, g, client, retry); err != nil {
+		return o.failSafe(log, "metrics not pushed", err)
+	}
+	log.Info("pushed", "pushgateway", redactURL(o.pushgateway), "group", push.Group(target),
+		"workflow", run.Name, "result", string(run.Result), "steps", len(run.Steps), "series", seriesCount(fams),
+		"took", time.Since(start).Round(time.Millisecond).String())
+	return exitOK
+}
+
+// read returns the workflow bytes; fromFile says whether a failure is the
+// user's input (a file) rather than an outage (an API).
+func (o *pushOptions) read(ctx context.Context, stdin io.Reader) ([]byte, bool, error) {
+	switch {
+	case o.example:
+		return example.Workflow, true, nil
+	case o.workflowFile != "":
+		b, err := source.ReadFile(o.workflowFile, stdin)
+		return b, true, err
+	}
+	rctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	if o.argoServer != "" {
+		b, err := source.ArgoServer{URL: o.argoServer, TokenFile: o.argoTokenFile, CAFile: o.argoCAFile, InsecureSkipVerify: o.argoInsecure}.
+			GetWorkflow(rctx, o.namespace, o.workflowName)
+		return b, false, err
+	}
+	b, err := source.Kubernetes{Kubeconfig: o.kubeconfig, Context: o.kubeContext}.GetWorkflow(rctx, o.namespace, o.workflowName)
+	return b, false, err
+}
+
+func (o *pushOptions) seriesLabels(run *workflow.Run) (map[string]string, error) {
+	out, err := metrics.WorkflowLabels(o.labelsFromWorkflow, run.Labels, run.Annotations)
+	if err != nil {
+		return nil, fmt.Errorf("--label-from-workflow: %w", err)
+	}
+	for _, l := range o.labels {
+		name, value, err := metrics.ParseLabel(l)
+		if err != nil {
+			return nil, fmt.Errorf("--label: %w", err)
+		}
+		out[name] = value // static labels win over copies
+	}
+	return out, nil
+}
+
+func (o *pushOptions) target(log *slog.Logger, run *workflow.Run) push.Target {
+	ns := o.namespace
+	if ns == "" {
+		ns = run.Namespace
+	}
+	id := o.workflowUID
+	if id == "" {
+		id = run.UID
+	} else if run.UID != "" && run.UID != id {
+		log.Warn("--workflow-uid differs from the object's UID (workflow re-created?); grouping by --workflow-uid", "flag", id, "object", run.UID)
+	}
+	if id == "" {
+		id = run.Name
+		log.Warn("the workflow has no UID; grouping by its name, so a later run of the same name replaces this group", "workflow", run.Name)
+	}
+	return push.Target{URL: o.pushgateway, Job: o.job, Grouping: []push.Label{{Name: "namespace", Value: ns}, {Name: "workflow_id", Value: id}}}
+}
+
+func (o *pushOptions) clientConfig() push.ClientConfig {
+	h := http.Header{}
+	for _, s := range o.headers {
+		name, value, _ := push.ParseHeader(s)
+		h.Add(name, value)
+	}
+	return push.ClientConfig{
+		CAFile: o.caFile, CertFile: o.certFile, KeyFile: o.keyFile, ServerName: o.serverName, InsecureSkipVerify: o.insecure,
+		BearerTokenFile: o.bearerTokenFile, Username: o.username, PasswordFile: o.passwordFile, Headers: h,
+	}
+}
+
+func seriesCount(fams []*dto.MetricFamily) int {
+	n := 0
+	for _, f := range fams {
+		n += len(f.GetMetric())
+	}
+	return n
+}
+
+// redactURL drops any user info and query from a URL for logs.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "<invalid URL>"
+	}
+	u.User = nil
+	u.RawQuery = ""
+	return u.String()
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
+		return 0, fmt.Errorf("--log-level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+func newLogger(w io.Writer, level, format string) *slog.Logger {
+	l, _ := parseLevel(level)
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+

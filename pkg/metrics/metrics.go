@@ -1,0 +1,344 @@
+// Package metrics turns a workflow.Run into Prometheus metric families with
+// step-metrics' naming scheme and labels, ready to push to a Pushgateway or
+// print in the text exposition format.
+//
+// Every value describes one finished (or in-progress) run, and each run is
+// pushed as its own Pushgateway group, so all metrics are gauges: a run's
+// duration, retries or step counts are final values, not running counts.
+// Times are values (_timestamp_seconds gauges), because the Pushgateway
+// refuses sample timestamps.
+//
+//	fams, err := metrics.Families(run, metrics.Options{Steps: metrics.StepsPerNode})
+//	_ = metrics.WriteText(os.Stdout, fams)
+//
+// The grouping labels (job, namespace, workflow_id) are not on the samples:
+// the Pushgateway adds them from the grouping key.
+package metrics
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/step-metrics/step-metrics/pkg/workflow"
+)
+
+// StepMode says how steps become series.
+type StepMode string
+
+// The step modes.
+const (
+	// StepsPerNode gives every step (node, attempt) its own series.
+	StepsPerNode StepMode = "node"
+	// StepsPerTemplate aggregates steps per template (count, sum, max), for
+	// fan-outs of thousands of pods.
+	StepsPerTemplate StepMode = "template"
+	// StepsNone pushes pipeline-level metrics only.
+	StepsNone StepMode = "none"
+)
+
+// ParseStepMode parses a --steps value.
+func ParseStepMode(s string) (StepMode, error) {
+	switch m := StepMode(s); m {
+	case StepsPerNode, StepsPerTemplate, StepsNone:
+		return m, nil
+	}
+	return "", fmt.Errorf("steps mode %q: want node, template or none", s)
+}
+
+// Options tune Families.
+type Options struct {
+	// Steps is the step mode; empty means StepsPerNode.
+	Steps StepMode
+	// Labels are added to every series: static user labels and labels
+	// copied from the workflow. Names must be valid and not reserved.
+	Labels map[string]string
+}
+
+// Families returns the metric families of one run, sorted by name. It fails
+// only on invalid options.
+func Families(run *workflow.Run, opts Options) ([]*dto.MetricFamily, error) {
+	mode := opts.Steps
+	if mode == "" {
+		mode = StepsPerNode
+	}
+	if _, err := ParseStepMode(string(mode)); err != nil {
+		return nil, err
+	}
+	for _, name := range sortedNames(opts.Labels) {
+		if err := checkUserLabelName(name); err != nil {
+			return nil, err
+		}
+	}
+
+	b := newBuilder()
+	runLabels := []string{"engine", run.Engine, "pipeline", run.Pipeline, "workflow", run.Name}
+	for _, name := range sortedNames(opts.Labels) {
+		runLabels = append(runLabels, name, opts.Labels[name])
+	}
+	rl := makeLabels(runLabels...)
+
+	// Pipeline level.
+	phase := run.Phase
+	for _, r := range workflow.Results {
+		b.gauge(RunResult, rl.with("result", string(r), "phase", phase), boolValue(run.Result == r))
+	}
+	if !run.Start.IsZero() {
+		b.gauge(RunStartTimestamp, rl, unixSeconds(run.Start))
+	}
+	if run.Finished {
+		b.gauge(RunEndTimestamp, rl, unixSeconds(run.End))
+		b.gauge(RunDuration, rl, run.Duration.Seconds())
+	}
+	if !run.StepsUnavailable {
+		counts := map[workflow.Result]int{}
+		unfinished := 0
+		var wait float64
+		res := map[string]float64{}
+		for i := range run.Steps {
+			s := &run.Steps[i]
+			if s.Result == workflow.ResultNone {
+				unfinished++
+			} else {
+				counts[s.Result]++
+			}
+			if s.Kind == workflow.KindWait && s.Finished {
+				wait += s.Duration.Seconds()
+			}
+			for r, v := range s.Resources {
+				res[r] += v
+			}
+		}
+		for _, r := range workflow.Results {
+			b.gauge(RunSteps, rl.with("result", string(r)), float64(counts[r]))
+		}
+		b.gauge(RunStepsUnfinished, rl, float64(unfinished))
+		retries := 0
+		for _, r := range run.Retries {
+			retries += r.Retries()
+		}
+		b.gauge(RunRetries, rl, float64(retries))
+		b.gauge(RunWait, rl, wait)
+		for _, r := range sortedFloatKeys(res) {
+			b.gauge(RunResources, rl.with("resource", r), res[r])
+		}
+	}
+
+	switch mode {
+	case StepsPerNode:
+		perNode(b, rl, run)
+	case StepsPerTemplate:
+		perTemplate(b, rl, run)
+	}
+	return b.families(), nil
+}
+
+func perNode(b *builder, rl labels, run *workflow.Run) {
+	for i := range run.Steps {
+		s := &run.Steps[i]
+		kv := []string{"step", s.Name, "template", s.Template, "node_id", s.ID}
+		if s.HostNode != "" {
+			kv = append(kv, "node", s.HostNode)
+		}
+		if s.Attempt >= 0 {
+			kv = append(kv, "attempt", strconv.Itoa(s.Attempt))
+		}
+		sl := rl.with(kv...)
+		if s.Result != workflow.ResultNone {
+			b.gauge(StepResult, sl.with("result", string(s.Result), "phase", s.Phase), 1)
+		}
+		if !s.Start.IsZero() && s.Kind != workflow.KindSkip {
+			b.gauge(StepStartTimestamp, sl, unixSeconds(s.Start))
+		}
+		if s.Finished {
+			b.gauge(StepEndTimestamp, sl, unixSeconds(s.End))
+			if s.Kind == workflow.KindWait {
+				b.gauge(StepWait, sl, s.Duration.Seconds())
+			} else {
+				b.gauge(StepDuration, sl, s.Duration.Seconds())
+			}
+		}
+		for _, r := range sortedFloatKeys(s.Resources) {
+			b.gauge(StepResources, sl.with("resource", r), s.Resources[r])
+		}
+	}
+	for _, r := range run.Retries {
+		b.gauge(StepRetries, rl.with("step", r.Name, "template", r.Template, "node_id", r.ID), float64(r.Retries()))
+	}
+}
+
+type templateAgg struct {
+	counts   map[workflow.Result]int
+	n        uint64
+	sum, max float64
+	wait     float64
+	res      map[string]float64
+	retries  int
+}
+
+func perTemplate(b *builder, rl labels, run *workflow.Run) {
+	aggs := map[string]*templateAgg{}
+	get := func(t string) *templateAgg {
+		a := aggs[t]
+		if a == nil {
+			a = &templateAgg{counts: map[workflow.Result]int{}, res: map[string]float64{}}
+			aggs[t] = a
+		}
+		return a
+	}
+	for i := range run.Steps {
+		s := &run.Steps[i]
+		a := get(templateKey(s.Template, s.Name))
+		if s.Result != workflow.ResultNone {
+			a.counts[s.Result]++
+		}
+		if s.Finished {
+			d := s.Duration.Seconds()
+			if s.Kind == workflow.KindWait {
+				a.wait += d
+			} else {
+				a.n++
+				a.sum += d
+				if d > a.max {
+					a.max = d
+				}
+			}
+		}
+		for r, v := range s.Resources {
+			a.res[r] += v
+		}
+	}
+	for _, r := range run.Retries {
+		get(templateKey(r.Template, r.Name)).retries += r.Retries()
+	}
+	names := make([]string, 0, len(aggs))
+	for t := range aggs {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	for _, t := range names {
+		a := aggs[t]
+		tl := rl.with("template", t)
+		for _, r := range workflow.Results {
+			if a.counts[r] > 0 {
+				b.gauge(TemplateSteps, tl.with("result", string(r)), float64(a.counts[r]))
+			}
+		}
+		if a.n > 0 {
+			b.summary(TemplateDuration, tl, a.n, a.sum)
+			b.gauge(TemplateMaxDuration, tl, a.max)
+		}
+		if a.wait > 0 {
+			b.gauge(TemplateWait, tl, a.wait)
+		}
+		for _, r := range sortedFloatKeys(a.res) {
+			b.gauge(TemplateResources, tl.with("resource", r), a.res[r])
+		}
+		if a.retries > 0 {
+			b.gauge(TemplateRetries, tl, float64(a.retries))
+		}
+	}
+}
+
+func templateKey(template, name string) string {
+	if template != "" {
+		return template
+	}
+	return name
+}
+
+// WriteText writes families in the Prometheus text exposition format.
+func WriteText(w io.Writer, fams []*dto.MetricFamily) error {
+	for _, mf := range fams {
+		if _, err := expfmt.MetricFamilyToText(w, mf); err != nil {
+			return fmt.Errorf("encode %s: %w", mf.GetName(), err)
+		}
+	}
+	return nil
+}
+
+// labels is a label set sorted by name. Label pairs are shared between
+// series: they are never modified once built.
+type labels []*dto.LabelPair
+
+func makeLabels(kv ...string) labels {
+	return labels(nil).with(kv...)
+}
+
+// with returns a new sorted set with the name/value pairs added; an empty
+// value leaves the label out (Prometheus treats it as absent anyway).
+func (l labels) with(kv ...string) labels {
+	out := make(labels, len(l), len(l)+len(kv)/2)
+	copy(out, l)
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == "" {
+			continue
+		}
+		out = append(out, &dto.LabelPair{Name: proto.String(kv[i]), Value: proto.String(SanitizeLabelValue(kv[i+1]))})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].GetName() < out[j].GetName() })
+	return out
+}
+
+type builder struct {
+	fams map[string]*dto.MetricFamily
+}
+
+func newBuilder() *builder { return &builder{fams: map[string]*dto.MetricFamily{}} }
+
+func (b *builder) family(d Definition) *dto.MetricFamily {
+	mf := b.fams[d.Name]
+	if mf == nil {
+		t := dto.MetricType_GAUGE
+		if d.Type == "summary" {
+			t = dto.MetricType_SUMMARY
+		}
+		mf = &dto.MetricFamily{Name: proto.String(d.Name), Help: proto.String(d.Help), Type: t.Enum()}
+		b.fams[d.Name] = mf
+	}
+	return mf
+}
+
+func (b *builder) gauge(d Definition, l labels, v float64) {
+	mf := b.family(d)
+	mf.Metric = append(mf.Metric, &dto.Metric{Label: l, Gauge: &dto.Gauge{Value: proto.Float64(v)}})
+}
+
+func (b *builder) summary(d Definition, l labels, n uint64, sum float64) {
+	mf := b.family(d)
+	mf.Metric = append(mf.Metric, &dto.Metric{Label: l, Summary: &dto.Summary{SampleCount: proto.Uint64(n), SampleSum: proto.Float64(sum)}})
+}
+
+func (b *builder) families() []*dto.MetricFamily {
+	out := make([]*dto.MetricFamily, 0, len(b.fams))
+	for _, mf := range b.fams {
+		out = append(out, mf)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].GetName() < out[j].GetName() })
+	return out
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func unixSeconds(t interface{ UnixNano() int64 }) float64 {
+	return float64(t.UnixNano()) / 1e9
+}
+
+func sortedFloatKeys(m map[string]float64) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

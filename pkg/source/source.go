@@ -1,0 +1,201 @@
+// Package source fetches the raw status object of a pipeline run: from a
+// file or stdin, from the Kubernetes API (in-cluster or kubeconfig, through
+// Argo's own clientset), or from Argo Server's REST API for installations
+// that offload node status to a database. It returns bytes; decoding is
+// package workflow's job, so every source goes through the same lenient
+// decoder.
+package source
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/argoproj/argo-workflows/v3/pkg/client/clientset/versioned"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// MaxObjectSize bounds what a source reads (Kubernetes objects are at most
+// ~1.5 MiB in etcd, but a hydrated Argo Server answer can be larger).
+const MaxObjectSize = 256 << 20
+
+// ReadFile reads a workflow object from path, or from stdin if path is "-".
+func ReadFile(path string, stdin io.Reader) ([]byte, error) {
+	var r io.Reader
+	if path == "-" {
+		r = stdin
+		path = "stdin"
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("read workflow: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	b, err := io.ReadAll(io.LimitReader(r, MaxObjectSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read workflow from %s: %w", path, err)
+	}
+	if len(b) > MaxObjectSize {
+		return nil, fmt.Errorf("read workflow from %s: larger than %d MiB", path, MaxObjectSize>>20)
+	}
+	return b, nil
+}
+
+// Kubernetes reads Workflows from the Kubernetes API.
+type Kubernetes struct {
+	// Kubeconfig is a kubeconfig path; empty means in-cluster config, then
+	// the default loading rules ($KUBECONFIG, ~/.kube/config).
+	Kubeconfig string
+	// Context is the kubeconfig context; empty means current.
+	Context string
+}
+
+// RESTConfig returns the client configuration.
+func (k Kubernetes) RESTConfig() (*rest.Config, error) {
+	if k.Kubeconfig == "" && k.Context == "" {
+		if cfg, err := rest.InClusterConfig(); err == nil {
+			return cfg, nil
+		}
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if k.Kubeconfig != "" {
+		rules.ExplicitPath = k.Kubeconfig
+	}
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: k.Context}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client config (not in a cluster, no usable kubeconfig): %w", err)
+	}
+	return cfg, nil
+}
+
+// GetWorkflow returns the Workflow namespace/name as JSON.
+func (k Kubernetes) GetWorkflow(ctx context.Context, namespace, name string) ([]byte, error) {
+	cfg, err := k.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	cfg.UserAgent = "step-metrics"
+	cs, err := versioned.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("argo clientset: %w", err)
+	}
+	// Raw bytes, not the typed Get: the lenient decoder then reads objects
+	// from newer Argo versions that the typed client would refuse.
+	b, err := cs.ArgoprojV1alpha1().RESTClient().Get().
+		Namespace(namespace).Resource("workflows").Name(name).DoRaw(ctx)
+	if err != nil {
+		return nil, describeAPIError(err, namespace, name)
+	}
+	return b, nil
+}
+
+func describeAPIError(err error, namespace, name string) error {
+	what := fmt.Sprintf("workflow %s/%s", namespace, name)
+	switch {
+	case apierrors.IsUnauthorized(err):
+		return fmt.Errorf("get %s: unauthorized (401): the service account token or kubeconfig credentials were not accepted", what)
+	case apierrors.IsForbidden(err):
+		return fmt.Errorf("get %s: forbidden (403): the service account needs verb \"get\" on resource \"workflows\" in API group \"argoproj.io\" in namespace %q (see templates/rbac.yaml)", what, namespace)
+	case apierrors.IsNotFound(err):
+		return fmt.Errorf("get %s: not found (404): no such workflow (deleted, or wrong namespace?)", what)
+	case apierrors.IsTimeout(err), apierrors.IsServerTimeout(err), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("get %s: timed out: %w", what, err)
+	}
+	return fmt.Errorf("get %s: %w", what, err)
+}
+
+// ArgoServer reads Workflows from Argo Server's REST API, which hydrates
+// node status offloaded to its database.
+type ArgoServer struct {
+	// URL is the server's base URL, e.g. https://argo-server.argo:2746.
+	URL string
+	// TokenFile holds a bearer token (an Argo Server or service account token).
+	TokenFile string
+	// CAFile is a PEM CA bundle for a private CA.
+	CAFile string
+	// InsecureSkipVerify disables certificate checks.
+	InsecureSkipVerify bool
+	// Client overrides the HTTP client (tests).
+	Client *http.Client
+}
+
+// GetWorkflow returns GET /api/v1/workflows/{namespace}/{name}.
+func (a ArgoServer) GetWorkflow(ctx context.Context, namespace, name string) ([]byte, error) {
+	base, err := url.Parse(strings.TrimRight(a.URL, "/"))
+	if err != nil || base.Scheme == "" || base.Host == "" {
+		return nil, fmt.Errorf("argo server URL %q is not an absolute URL", a.URL)
+	}
+	u := base.JoinPath("api/v1/workflows", namespace, name)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("argo server request: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if a.TokenFile != "" {
+		tok, err := os.ReadFile(a.TokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("read argo server token: %w", err)
+		}
+		t := strings.TrimSpace(string(tok))
+		// Argo CLI tokens are printed as "Bearer xxx".
+		t = strings.TrimPrefix(t, "Bearer ")
+		req.Header.Set("Authorization", "Bearer "+t)
+	}
+	client := a.Client
+	if client == nil {
+		tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: a.InsecureSkipVerify} //nolint:gosec // opt-in
+		if a.CAFile != "" {
+			pem, err := os.ReadFile(a.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("read argo server CA file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("argo server CA file %s holds no PEM certificate", a.CAFile)
+			}
+			tlsCfg.RootCAs = pool
+		}
+		client = &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, TLSClientConfig: tlsCfg, TLSHandshakeTimeout: 10 * time.Second}}
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("get workflow %s/%s from argo server: %w", namespace, name, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxObjectSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("get workflow %s/%s from argo server: read body: %w", namespace, name, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		msg := strings.TrimSpace(string(b))
+		if len(msg) > 300 {
+			msg = msg[:300] + "..."
+		}
+		hint := ""
+		switch resp.StatusCode {
+		case http.StatusUnauthorized:
+			hint = " (token missing or not accepted)"
+		case http.StatusForbidden:
+			hint = " (the token's account needs get on workflows.argoproj.io)"
+		case http.StatusNotFound:
+			hint = " (no such workflow)"
+		}
+		return nil, fmt.Errorf("get workflow %s/%s from argo server: HTTP %d%s: %s", namespace, name, resp.StatusCode, hint, msg)
+	}
+	if len(b) > MaxObjectSize {
+		return nil, fmt.Errorf("get workflow %s/%s from argo server: answer larger than %d MiB", namespace, name, MaxObjectSize>>20)
+	}
+	return b, nil
+}
