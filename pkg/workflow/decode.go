@@ -10,8 +10,8 @@ import (
 	"io"
 	"strings"
 
-	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/andybalholm/brotli"
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/klauspost/compress/zstd"
 	"sigs.k8s.io/yaml"
 )
