@@ -16,7 +16,8 @@ func envName(flag string) string {
 
 // applyEnv sets every flag not given on the command line from its
 // environment variable (or from an alias such as PUSHGATEWAY_URL).
-// List flags take comma-separated values.
+// Repeatable flags (--label, --header) take one item per line, so values
+// may hold commas; --label-from-workflow takes a comma-separated list.
 func applyEnv(fs *pflag.FlagSet, aliases map[string][]string) error {
 	var err error
 	fs.VisitAll(func(f *pflag.Flag) {
@@ -30,7 +31,10 @@ func applyEnv(fs *pflag.FlagSet, aliases map[string][]string) error {
 				continue
 			}
 			if f.Value.Type() == "stringArray" {
-				for _, item := range strings.Split(v, ",") {
+				for _, item := range strings.Split(v, "\n") {
+					if strings.TrimSpace(item) == "" {
+						continue
+					}
 					if serr := fs.Set(f.Name, strings.TrimSpace(item)); serr != nil {
 						err = fmt.Errorf("environment variable %s: %w", n, serr)
 						return
@@ -45,7 +49,7 @@ func applyEnv(fs *pflag.FlagSet, aliases map[string][]string) error {
 	return err
 }
 
-// flagUsages appends the environment variable of each flag to its usage.
+// annotateEnv appends the environment variable of each flag to its usage.
 func annotateEnv(fs *pflag.FlagSet, aliases map[string][]string) {
 	fs.VisitAll(func(f *pflag.Flag) {
 		names := append([]string{envName(f.Name)}, aliases[f.Name]...)

@@ -1,0 +1,48 @@
+# step-metrics. `make test` is the one command that runs every test (and
+# installs what the tests need); .ci/run calls it.
+
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+FUZZTIME  ?= 10s
+
+.PHONY: all build example test test-deps vet fmt-check unit fuzz-short fuzz update-golden clean
+
+all: build
+
+## build: static binary in bin/ (the Dockerfile runs the same command)
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/step-metrics ./cmd/step-metrics
+
+## example: the bundled example run, printed as the metrics it would push
+example:
+	$(GO) run ./cmd/step-metrics push --example --dry-run
+
+## test: every test: deps, vet, format, unit + e2e tests, short fuzz runs
+test: test-deps vet fmt-check unit fuzz-short
+
+test-deps:
+	./scripts/test-deps.sh
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l cmd pkg internal); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+unit:
+	$(GO) test -count=1 ./...
+
+## fuzz-short: each fuzz target for FUZZTIME (seeds in testdata/fuzz)
+fuzz-short:
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeArgo$$' -fuzztime=$(FUZZTIME) ./pkg/workflow
+
+fuzz:
+	$(MAKE) fuzz-short FUZZTIME=5m
+
+## update-golden: rewrite golden expositions after an intended change
+update-golden:
+	$(GO) test ./pkg/metrics -update
+
+clean:
+	rm -rf bin

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what the test suite runs for real: Prometheus's promtool and the
+# Pushgateway (Debian packages). Idempotent; needs root (or sudo) only when
+# something is missing.
+set -euo pipefail
+
+need=()
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+if ! command -v pushgateway >/dev/null 2>&1 && ! command -v prometheus-pushgateway >/dev/null 2>&1 && [ -z "${PUSHGATEWAY_BIN:-}" ]; then
+  need+=(prometheus-pushgateway)
+fi
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+    echo "test-deps: need ${need[*]} (Debian packages) and not root: install them, or set PUSHGATEWAY_BIN" >&2
+    exit 1
+  fi
+fi
+echo "test-deps: installing ${need[*]}" >&2
+$SUDO apt-get update -qq
+# The packages' service start is refused without an init system; that is fine.
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+command -v promtool >/dev/null
+command -v prometheus-pushgateway >/dev/null || command -v pushgateway >/dev/null
