@@ -255,7 +255,7 @@ func (o *pushOptions) run(ctx context.Context, log *slog.Logger, stdin io.Reader
 	}
 	target := o.target(log, run)
 	if o.dryRun {
-		log.Info("dry run: not pushing", "group", push.Group(target), "series", seriesCount(fams))
+		log.Info("dry run: not pushing", "version", version, "group", push.Group(target), "series", seriesCount(fams))
 		if err := metrics.WriteText(stdout, fams); err != nil {
 			log.Error("cannot write metrics", "err", err)
 			return exitFailed
@@ -277,7 +277,7 @@ func (o *pushOptions) run(ctx context.Context, log *slog.Logger, stdin io.Reader
 	if err := push.Push(pctx, target, g, client, retry); err != nil {
 		return o.failSafe(log, "metrics not pushed", err)
 	}
-	log.Info("pushed", "pushgateway", redactURL(o.pushgateway), "group", push.Group(target),
+	log.Info("pushed", "version", version, "pushgateway", redactURL(o.pushgateway), "group", push.Group(target),
 		"workflow", run.Name, "result", string(run.Result), "steps", len(run.Steps), "series", seriesCount(fams),
 		"took", time.Since(start).Round(time.Millisecond).String())
 	return exitOK
