@@ -33,9 +33,16 @@ fmt-check:
 unit:
 	$(GO) test -count=1 ./...
 
-## fuzz-short: each fuzz target for FUZZTIME (seeds in testdata/fuzz)
+# Every fuzz target, as package:Target. Minimization is capped because the
+# seeds are whole workflows (up to 20 KB) and minimizing one takes minutes.
+FUZZ_TARGETS := ./pkg/workflow:FuzzDecodeArgo
+
+## fuzz-short: each fuzz target for FUZZTIME (seeds: f.Add and testdata/fuzz)
 fuzz-short:
-	$(GO) test -run='^$$' -fuzz='^FuzzDecodeArgo$$' -fuzztime=$(FUZZTIME) ./pkg/workflow
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz $$name ($$pkg, $(FUZZTIME))"; \
+	  $(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s $$pkg; \
+	done
 
 fuzz:
 	$(MAKE) fuzz-short FUZZTIME=5m

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -189,6 +188,7 @@ func runPush(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		if errors.Is(err, pflag.ErrHelp) {
 			return exitOK
 		}
+		fmt.Fprintf(stderr, "step-metrics push: %v\nRun \"step-metrics push --help\" for the flags.\n", err)
 		return exitUsage
 	}
 	if fs.NArg() > 0 {
@@ -245,7 +245,7 @@ func (o *pushOptions) run(ctx context.Context, log *slog.Logger, stdin io.Reader
 
 	labels, err := o.seriesLabels(run)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "step-metrics push: %v\n", err)
+		log.Error("bad labels", "err", err)
 		return exitUsage
 	}
 	fams, err := metrics.Families(run, metrics.Options{Steps: metrics.StepMode(o.steps), Labels: labels})
@@ -265,8 +265,9 @@ func (o *pushOptions) run(ctx context.Context, log *slog.Logger, stdin io.Reader
 
 	client, err := push.NewClient(o.clientConfig())
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "step-metrics push: %v\n", err)
-		return exitUsage
+		// A CA or token file that is not mounted: the pipeline still must
+		// not fail for its metrics.
+		return o.failSafe(log, "cannot set up the Pushgateway client", err)
 	}
 	pctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()

@@ -72,7 +72,7 @@ func NewClient(cfg ClientConfig) (*http.Client, error) {
 	if cfg.CertFile != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("load client certificate: %w", err)
+			return nil, fmt.Errorf("load client certificate %s with key %s: %w", cfg.CertFile, cfg.KeyFile, err)
 		}
 		tlsCfg.Certificates = []tls.Certificate{cert}
 	}
@@ -147,22 +147,60 @@ func (t *headerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.next.RoundTrip(req)
 }
 
-// ParseHeader parses "Name: value".
+// ParseHeader parses "Name: value". It refuses what net/http would refuse
+// to send: a name that is not an HTTP token, a value with control
+// characters.
 func ParseHeader(s string) (name, value string, err error) {
 	name, value, ok := strings.Cut(s, ":")
 	name = strings.TrimSpace(name)
-	if !ok || name == "" || strings.ContainsAny(name, " \t\r\n") {
+	value = strings.TrimSpace(value)
+	if !ok || !isToken(name) || !validValue(value) {
 		return "", "", fmt.Errorf("header %q: want \"Name: value\"", redact(s))
 	}
-	return http.CanonicalHeaderKey(name), strings.TrimSpace(value), nil
+	name = http.CanonicalHeaderKey(name)
+	if name == "Host" {
+		// net/http ignores it in Header; say so rather than drop it.
+		return "", "", errors.New("header Host cannot be set with --header; put the host in the URL and use --tls-server-name for TLS")
+	}
+	return name, value, nil
 }
 
-// redact keeps a header's name and hides its value in messages.
-func redact(s string) string {
-	if i := strings.IndexAny(s, ":="); i >= 0 {
-		return s[:i+1] + " <redacted>"
+// isToken reports whether s is an RFC 9110 token, as a header name must be.
+func isToken(s string) bool {
+	if s == "" {
+		return false
 	}
-	if len(s) > 8 {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alnum := ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9')
+		if !alnum && strings.IndexByte("!#$%&'*+-.^_`|~", c) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// validValue reports whether s has no control characters but tabs.
+func validValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// redact keeps a header's name and hides its value in messages. The name
+// ends at the first separator or blank, so a value after a missing colon
+// ("Authorization Bearer x") is hidden too.
+func redact(s string) string {
+	i := strings.IndexAny(s, ":= \t\r\n")
+	switch {
+	case i >= 0 && (s[i] == ':' || s[i] == '='):
+		return s[:i+1] + " <redacted>"
+	case i >= 0:
+		return s[:i] + " <redacted>"
+	case len(s) > 8:
 		return s[:4] + "..."
 	}
 	return s

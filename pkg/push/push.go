@@ -24,8 +24,9 @@ type Target struct {
 	URL string
 	// Job is the job label of the group.
 	Job string
-	// Grouping is the rest of the grouping key, in order (for a run:
-	// namespace and workflow_id).
+	// Grouping is the rest of the grouping key (for a run: namespace and
+	// workflow_id). The Pushgateway does not care about their order in the
+	// URL, and client_golang does not keep it.
 	Grouping []Label
 }
 
@@ -42,8 +43,9 @@ type Retry struct {
 var DefaultRetry = Retry{MaxAttempts: 5, InitialBackoff: 250 * time.Millisecond, MaxBackoff: 4 * time.Second}
 
 // Push replaces the target's group with the metrics gathered from g, in one
-// HTTP PUT (retried on network errors and 5xx answers within ctx's
-// deadline; 4xx answers are final). doer may be nil for http.DefaultClient.
+// HTTP PUT (retried on network errors, 429 and 5xx answers within ctx's
+// deadline; other 4xx answers are final). doer may be nil for
+// http.DefaultClient.
 func Push(ctx context.Context, t Target, g prometheus.Gatherer, doer push.HTTPDoer, retry Retry) error {
 	if t.URL == "" {
 		return errors.New("push: no Pushgateway URL")
@@ -65,13 +67,15 @@ func Push(ctx context.Context, t Target, g prometheus.Gatherer, doer push.HTTPDo
 	return nil
 }
 
-// Delete deletes the target's group.
+// Delete deletes the target's group, retrying as Push does within ctx's
+// deadline.
 func Delete(ctx context.Context, t Target, doer push.HTTPDoer, retry Retry) error {
 	if doer == nil {
 		doer = http.DefaultClient
 	}
 	rd := &RetryingDoer{Next: doer, Retry: retry}
-	p := push.New(t.URL, t.Job).Client(rd)
+	// Pusher.Delete takes no context; give its request ours.
+	p := push.New(t.URL, t.Job).Client(ctxDoer{ctx: ctx, next: rd})
 	for _, l := range t.Grouping {
 		p = p.Grouping(l.Name, l.Value)
 	}
@@ -79,6 +83,16 @@ func Delete(ctx context.Context, t Target, doer push.HTTPDoer, retry Retry) erro
 		return describe(err, rd.Attempts())
 	}
 	return nil
+}
+
+// ctxDoer sends each request under ctx.
+type ctxDoer struct {
+	ctx  context.Context
+	next push.HTTPDoer
+}
+
+func (d ctxDoer) Do(req *http.Request) (*http.Response, error) {
+	return d.next.Do(req.WithContext(d.ctx))
 }
 
 func describe(err error, attempts int) error {
@@ -100,7 +114,7 @@ func Group(t Target) string {
 	return b.String()
 }
 
-// RetryingDoer is a push.HTTPDoer that retries network errors and 5xx
+// RetryingDoer is a push.HTTPDoer that retries network errors, 429 and 5xx
 // answers with exponential backoff and full jitter, never past the
 // request context's deadline. It is safe for one request at a time.
 type RetryingDoer struct {

@@ -20,6 +20,9 @@ import (
 // so a hostile or corrupt object cannot exhaust memory.
 const MaxDecompressedNodes = 512 << 20
 
+// maxDecompressed is MaxDecompressedNodes; tests lower it.
+var maxDecompressed int64 = MaxDecompressedNodes
+
 // DecodeArgo decodes one Argo Workflow from YAML or JSON, as `kubectl get wf
 // -o yaml|json` or `argo get -o json` print it, and decodes
 // status.compressedNodes into status.nodes.
@@ -114,7 +117,7 @@ func decompressNodes(s string) (wfv1.Nodes, error) {
 		defer gz.Close()
 		r = gz
 	case len(raw) >= 4 && raw[0] == 0x28 && raw[1] == 0xb5 && raw[2] == 0x2f && raw[3] == 0xfd:
-		zr, err := zstd.NewReader(bytes.NewReader(raw), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(MaxDecompressedNodes))
+		zr, err := zstd.NewReader(bytes.NewReader(raw), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(maxDecompressed)))
 		if err != nil {
 			return nil, fmt.Errorf("zstd: %w", err)
 		}
@@ -123,12 +126,12 @@ func decompressNodes(s string) (wfv1.Nodes, error) {
 	default:
 		r = brotli.NewReader(bytes.NewReader(raw))
 	}
-	out, err := io.ReadAll(io.LimitReader(r, MaxDecompressedNodes+1))
+	out, err := io.ReadAll(io.LimitReader(r, maxDecompressed+1))
 	if err != nil {
 		return nil, fmt.Errorf("decompress (gzip, zstd or brotli): %w", err)
 	}
-	if len(out) > MaxDecompressedNodes {
-		return nil, fmt.Errorf("decompressed node map exceeds %d MiB", MaxDecompressedNodes>>20)
+	if int64(len(out)) > maxDecompressed {
+		return nil, fmt.Errorf("decompressed node map exceeds %d bytes", maxDecompressed)
 	}
 	var nodes wfv1.Nodes
 	if err := json.Unmarshal(out, &nodes); err != nil {
