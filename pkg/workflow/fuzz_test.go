@@ -63,6 +63,11 @@ func FuzzDecodeArgo(f *testing.F) {
 			if s.Duration < 0 {
 				t.Fatalf("step %q: negative duration %v", s.ID, s.Duration)
 			}
+			for r, v := range s.Resources {
+				if v < 0 {
+					t.Fatalf("step %q: negative %s seconds %v", s.ID, r, v)
+				}
+			}
 		}
 		for _, mode := range []metrics.StepMode{metrics.StepsPerNode, metrics.StepsPerTemplate} {
 			fams, err := metrics.Families(run, metrics.Options{Steps: mode})
