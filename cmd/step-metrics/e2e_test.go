@@ -394,6 +394,7 @@ func TestUsageAndBadInput(t *testing.T) {
 		{"unknown flag", []string{"push", "--example", "--bogus"}, 2, "bogus"},
 		{"not a workflow", []string{"push", "-f", notWF, "--dry-run"}, 3, `kind is \"Pod\"`},
 		{"missing file", []string{"push", "-f", filepath.Join(dir, "nope.yaml"), "--dry-run"}, 3, "nope.yaml"},
+		{"status Running is no outcome", []string{"push", "--example", "--dry-run", "--status", "Running"}, 0, `result="success"`},
 		{"help", []string{"push", "--help"}, 0, "--pushgateway"},
 		{"version", []string{"version"}, 0, "step-metrics e2e-test"},
 	}

@@ -124,12 +124,14 @@ func (o *pushOptions) validate() error {
 	case o.workflowName != "" && o.namespace == "":
 		return errors.New("--workflow needs --namespace")
 	}
-	if o.status != "" {
-		switch wfv1.NodePhase(o.status) {
-		case wfv1.NodeSucceeded, wfv1.NodeFailed, wfv1.NodeError:
-		default:
-			return fmt.Errorf("--status %q: want Succeeded, Failed or Error", o.status)
-		}
+	switch wfv1.NodePhase(o.status) {
+	case wfv1.NodeSucceeded, wfv1.NodeFailed, wfv1.NodeError:
+	case "", wfv1.NodeRunning, wfv1.NodePending:
+		// Not an outcome: {{workflow.status}} outside an exit handler (a
+		// step-level hook, a plain step). The root node's phase decides.
+		o.status = ""
+	default:
+		return fmt.Errorf("--status %q: want Succeeded, Failed or Error (Running and Pending mean: from the status)", o.status)
 	}
 	if _, err := metrics.ParseStepMode(o.steps); err != nil {
 		return fmt.Errorf("--steps: %w", err)
