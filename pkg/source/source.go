@@ -92,9 +92,15 @@ func (k Kubernetes) GetWorkflow(ctx context.Context, namespace, name string) ([]
 		return nil, fmt.Errorf("argo clientset: %w", err)
 	}
 	// Raw bytes, not the typed Get: the lenient decoder then reads objects
-	// from newer Argo versions that the typed client would refuse.
-	b, err := cs.ArgoprojV1alpha1().RESTClient().Get().
-		Namespace(namespace).Resource("workflows").Name(name).DoRaw(ctx)
+	// from newer Argo versions that the typed client would refuse. Do and
+	// Raw, not DoRaw: DoRaw keeps an error answer's message only if it is
+	// text/plain, so the apiserver's Status (who may not get what) is lost.
+	res := cs.ArgoprojV1alpha1().RESTClient().Get().
+		Namespace(namespace).Resource("workflows").Name(name).Do(ctx)
+	if err := res.Error(); err != nil {
+		return nil, describeAPIError(err, namespace, name)
+	}
+	b, err := res.Raw()
 	if err != nil {
 		return nil, describeAPIError(err, namespace, name)
 	}
@@ -105,11 +111,11 @@ func describeAPIError(err error, namespace, name string) error {
 	what := fmt.Sprintf("workflow %s/%s", namespace, name)
 	switch {
 	case apierrors.IsUnauthorized(err):
-		return fmt.Errorf("get %s: unauthorized (401): the service account token or kubeconfig credentials were not accepted", what)
+		return fmt.Errorf("get %s: unauthorized (401): the service account token or kubeconfig credentials were not accepted: %w", what, err)
 	case apierrors.IsForbidden(err):
-		return fmt.Errorf("get %s: forbidden (403): the service account needs verb \"get\" on resource \"workflows\" in API group \"argoproj.io\" in namespace %q (see templates/rbac.yaml)", what, namespace)
+		return fmt.Errorf("get %s: forbidden (403): the service account needs verb \"get\" on resource \"workflows\" in API group \"argoproj.io\" in namespace %q (kubectl apply -k templates/rbac/ -n NAMESPACE): %w", what, namespace, err)
 	case apierrors.IsNotFound(err):
-		return fmt.Errorf("get %s: not found (404): no such workflow (deleted, or wrong namespace?)", what)
+		return fmt.Errorf("get %s: not found (404): no such workflow (deleted, or wrong namespace?): %w", what, err)
 	case apierrors.IsTimeout(err), apierrors.IsServerTimeout(err), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("get %s: timed out: %w", what, err)
 	}
