@@ -436,3 +436,42 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestUnreadableWorkflowStillPushesOutcome: when the API cannot be read (here
+// nothing listens where the kubeconfig points), the run's outcome from the
+// exit handler's arguments is still pushed, and the exit code is 0 (1 with
+// --strict, after pushing).
+func TestUnreadableWorkflowStillPushesOutcome(t *testing.T) {
+	pg := testenv.StartPushgateway(t, testenv.PushgatewayOptions{})
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	kc := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:%d"}}]
+users: [{name: u, user: {token: abc}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`, testenv.FreePort(t))
+	if err := os.WriteFile(kubeconfig, []byte(kc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"push", "--workflow", "nightly-retrain-1764205200", "--namespace", "ml", "--workflow-uid", "uid-1",
+		"--status", "Failed", "--kubeconfig", kubeconfig, "--pushgateway", pg.URL, "--timeout", "3s"}
+	r := runCLI(t, nil, nil, args...)
+	r.want(t, 0)
+	if !strings.Contains(r.stderr, "cannot read the workflow") {
+		t.Errorf("no warning about the read:\n%s", r.stderr)
+	}
+	fams := pg.Scrape(t)
+	s := testenv.Series(fams, "pipeline_run_result", map[string]string{"workflow_id": "uid-1", "namespace": "ml", "result": "failure", "pipeline": "nightly-retrain", "workflow": "nightly-retrain-1764205200"})
+	if len(s) != 1 || s[0].Value != 1 {
+		t.Errorf("outcome from the arguments not pushed: %+v\n%s", s, r.stderr)
+	}
+	if f := fams["pipeline_run_duration_seconds"]; f != nil {
+		t.Error("a duration was pushed without the workflow's times")
+	}
+	pg.Wipe(t)
+	runCLI(t, nil, nil, append(args, "--strict")...).want(t, 1)
+	if len(pg.Groups(t)) != 1 {
+		t.Error("--strict: the outcome was not pushed before exiting 1")
+	}
+}

@@ -221,26 +221,10 @@ func (o *pushOptions) failSafe(log *slog.Logger, msg string, err error) int {
 }
 
 func (o *pushOptions) run(ctx context.Context, log *slog.Logger, stdin io.Reader, stdout io.Writer) int {
-	data, fromFile, err := o.read(ctx, stdin)
-	if err != nil {
-		if fromFile {
-			log.Error("cannot read the workflow", "err", err)
-			return exitBadInput
-		}
-		return o.failSafe(log, "cannot read the workflow", err)
+	run, code, readErr := o.readRun(ctx, log, stdin)
+	if run == nil {
+		return code
 	}
-	wf, warnings, err := workflow.DecodeArgo(data)
-	if err != nil {
-		if fromFile {
-			log.Error("cannot read the workflow", "err", err)
-			return exitBadInput
-		}
-		return o.failSafe(log, "cannot read the workflow", err)
-	}
-	for _, w := range warnings {
-		log.Warn(w)
-	}
-	run := workflow.FromArgo(wf, workflow.ArgoOptions{Status: o.status})
 	for _, w := range run.Warnings {
 		log.Warn(w, "workflow", run.Name)
 	}
@@ -262,6 +246,9 @@ func (o *pushOptions) run(ctx context.Context, log *slog.Logger, stdin io.Reader
 			log.Error("cannot write metrics", "err", err)
 			return exitFailed
 		}
+		if readErr != nil && o.strict {
+			return exitFailed
+		}
 		return exitOK
 	}
 
@@ -280,10 +267,43 @@ func (o *pushOptions) run(ctx context.Context, log *slog.Logger, stdin io.Reader
 	if err := push.Push(pctx, target, g, client, retry); err != nil {
 		return o.failSafe(log, "metrics not pushed", err)
 	}
+	if readErr != nil && o.strict {
+		log.Error("pushed pipeline-level metrics only; exiting 1 (--strict) because the workflow could not be read", "err", readErr)
+		return exitFailed
+	}
 	log.Info("pushed", "version", version, "pushgateway", redactURL(o.pushgateway), "group", push.Group(target),
 		"workflow", run.Name, "result", string(run.Result), "steps", len(run.Steps), "series", seriesCount(fams),
 		"took", time.Since(start).Round(time.Millisecond).String())
 	return exitOK
+}
+
+// readRun reads and decodes the run. When the workflow cannot be read from
+// an API (no permission, API down), it falls back to what the arguments
+// say (name, namespace, uid, status), so the run's outcome is still pushed,
+// and returns the read error. A nil run means: exit with code.
+func (o *pushOptions) readRun(ctx context.Context, log *slog.Logger, stdin io.Reader) (*workflow.Run, int, error) {
+	data, fromFile, err := o.read(ctx, stdin)
+	if err == nil {
+		var wf *wfv1.Workflow
+		var warnings []string
+		wf, warnings, err = workflow.DecodeArgo(data)
+		if err == nil {
+			for _, w := range warnings {
+				log.Warn(w)
+			}
+			return workflow.FromArgo(wf, workflow.ArgoOptions{Status: o.status}), exitOK, nil
+		}
+	}
+	if fromFile {
+		log.Error("cannot read the workflow", "err", err)
+		return nil, exitBadInput, err
+	}
+	level := slog.LevelWarn
+	if o.strict {
+		level = slog.LevelError
+	}
+	log.Log(ctx, level, "cannot read the workflow; pushing its outcome from the arguments only", "err", err)
+	return workflow.ArgoRunFromArguments(o.workflowName, o.namespace, o.workflowUID, o.status), exitOK, err
 }
 
 // read returns the workflow bytes; fromFile says whether a failure is the

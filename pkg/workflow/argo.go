@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -360,4 +361,32 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// generatedSuffix matches what Kubernetes appends to a generateName (five
+// characters of its alphabet) and what a CronWorkflow appends to its name
+// (the scheduled Unix time).
+var generatedSuffix = regexp.MustCompile(`-(?:[bcdfghjklmnpqrstvwxz2456789]{5}|[0-9]{9,11})$`)
+
+// ArgoRunFromArguments is the run as far as an exit handler's arguments tell
+// it ({{workflow.name}}, namespace, uid, status), for when the Workflow
+// itself cannot be read (no permission, API down): pipeline-level outcome
+// only, no times, no steps. The pipeline name is the workflow name without
+// its generated suffix, a guess the warning states.
+func ArgoRunFromArguments(name, namespace, uid, status string) *Run {
+	run := &Run{
+		Engine:           "argo",
+		Namespace:        namespace,
+		Name:             name,
+		UID:              uid,
+		Pipeline:         generatedSuffix.ReplaceAllString(name, ""),
+		Phase:            status,
+		Result:           ArgoResult(status, ""),
+		StepsUnavailable: true,
+	}
+	if run.Pipeline == "" {
+		run.Pipeline = name
+	}
+	run.warnf("the workflow could not be read: pushing its outcome from the arguments only (pipeline %q guessed from the name; no durations, no steps)", run.Pipeline)
+	return run
 }

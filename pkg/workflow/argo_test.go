@@ -394,3 +394,25 @@ status:
 		}
 	}
 }
+
+func TestArgoRunFromArguments(t *testing.T) {
+	cases := []struct{ name, pipeline string }{
+		{"ml-training-x7k2p", "ml-training"},
+		{"nightly-retrain-1764205200", "nightly-retrain"},
+		{"my-run", "my-run"},
+		{"train-abcde", "train-abcde"}, // a and e are not in Kubernetes' generateName alphabet
+		{"x7k2p", "x7k2p"},
+	}
+	for _, c := range cases {
+		run := ArgoRunFromArguments(c.name, "ml", "u", "Failed")
+		if run.Pipeline != c.pipeline {
+			t.Errorf("%s: pipeline %q, want %q", c.name, run.Pipeline, c.pipeline)
+		}
+		if run.Result != ResultFailure || !run.StepsUnavailable || run.Finished || len(run.Warnings) != 1 {
+			t.Errorf("%s: %+v", c.name, run)
+		}
+	}
+	if r := ArgoRunFromArguments("w", "ml", "", ""); r.Result != ResultNone {
+		t.Errorf("no status: result %q", r.Result)
+	}
+}
