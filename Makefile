@@ -6,7 +6,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 FUZZTIME  ?= 10s
 
-.PHONY: all build example test test-deps vet fmt-check unit fuzz-short fuzz update-golden clean
+.PHONY: all build example test test-deps vet fmt-check unit lint-manifests fuzz-short fuzz update-golden clean
 
 all: build
 
@@ -19,7 +19,7 @@ example:
 	$(GO) run ./cmd/step-metrics push --example --dry-run
 
 ## test: every test: deps, vet, format, unit + e2e tests, short fuzz runs
-test: test-deps vet fmt-check unit fuzz-short
+test: test-deps vet fmt-check unit lint-manifests fuzz-short
 
 test-deps:
 	./scripts/test-deps.sh
@@ -28,7 +28,7 @@ vet:
 	$(GO) vet ./...
 
 fmt-check:
-	@out=$$(gofmt -l cmd pkg internal); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l cmd pkg internal test); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 unit:
 	$(GO) test -count=1 ./...
@@ -36,6 +36,11 @@ unit:
 # Every fuzz target, as package:Target. Minimization is capped because the
 # seeds are whole workflows (up to 20 KB) and minimizing one takes minutes.
 FUZZ_TARGETS := ./pkg/workflow:FuzzDecodeArgo
+
+## lint-manifests: templates/ and examples/workflows/ through Argo's own validator
+## (a nested module: Argo's validate package pulls ~700 packages)
+lint-manifests:
+	cd test/lint && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 ## fuzz-short: each fuzz target for FUZZTIME (seeds: f.Add and testdata/fuzz)
 fuzz-short:
