@@ -6,7 +6,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 FUZZTIME  ?= 10s
 
-.PHONY: all build example test test-deps vet fmt-check unit lint-manifests fuzz-short fuzz update-golden clean
+.PHONY: all build example test test-deps vet fmt-check unit lint-manifests fuzz-short e2e-argo fuzz update-golden clean
 
 all: build
 
@@ -19,7 +19,7 @@ example:
 	$(GO) run ./cmd/step-metrics push --example --dry-run
 
 ## test: every test: deps, vet, format, unit + e2e tests, short fuzz runs
-test: test-deps vet fmt-check unit lint-manifests fuzz-short
+test: test-deps vet fmt-check unit lint-manifests fuzz-short e2e-argo
 
 test-deps:
 	./scripts/test-deps.sh
@@ -41,6 +41,12 @@ FUZZ_TARGETS := ./pkg/workflow:FuzzDecodeArgo
 ## (a nested module: Argo's validate package pulls ~700 packages)
 lint-manifests:
 	cd test/lint && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+## e2e-argo: the examples on a real kube-apiserver + Argo workflow-controller (kwok
+## for the kubelet), in a network namespace; needs root. Cold: ~16 min of builds,
+## cached in ~/.cache/step-metrics; warm: about a minute.
+e2e-argo:
+	./test/e2e-argo/run.sh
 
 ## fuzz-short: each fuzz target for FUZZTIME (seeds: f.Add and testdata/fuzz)
 fuzz-short:

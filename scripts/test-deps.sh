@@ -9,6 +9,10 @@ command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 if ! command -v pushgateway >/dev/null 2>&1 && ! command -v prometheus-pushgateway >/dev/null 2>&1 && [ -z "${PUSHGATEWAY_BIN:-}" ]; then
   need+=(prometheus-pushgateway)
 fi
+# The real-cluster tier (test/e2e-argo) needs ip netns, openssl and curl.
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v curl >/dev/null 2>&1 || need+=(curl)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
@@ -25,4 +29,5 @@ $SUDO apt-get update -qq
 # The packages' service start is refused without an init system; that is fine.
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 command -v promtool >/dev/null
+command -v ip >/dev/null
 command -v prometheus-pushgateway >/dev/null || command -v pushgateway >/dev/null

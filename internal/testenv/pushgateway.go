@@ -70,6 +70,8 @@ type PushgatewayOptions struct {
 	ClientCA *CA
 	// Args are extra command-line flags.
 	Args []string
+	// Addr is the host:port to listen on; default a free loopback port.
+	Addr string
 }
 
 // Pushgateway is a running Pushgateway process.
@@ -133,7 +135,10 @@ func StartPushgateway(t testing.TB, opts PushgatewayOptions) *Pushgateway {
 }
 
 func startPushgateway(t testing.TB, bin, dir string, opts PushgatewayOptions) (*Pushgateway, error) {
-	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+	addr := opts.Addr
+	if addr == "" {
+		addr = fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+	}
 	args := []string{
 		"--web.listen-address=" + addr,
 		"--persistence.file=",

@@ -1,0 +1,449 @@
+//go:build e2eargo
+
+// Package e2eargo runs the example workflows on a real control plane: a real
+// kube-apiserver, Argo's real workflow-controller, and kwok standing in for
+// the kubelet (cluster.sh). kwok runs no containers, so this test does what
+// the kubelet would for step-metrics' exit-handler pods: it reads the pod the
+// controller created and runs our binary with exactly its command, args and
+// env, authenticated as the pod's ServiceAccount with a token from the
+// TokenRequest API, so the RBAC in templates/ is what is tested. Then it
+// releases the pod and kwok finishes it with the binary's exit code.
+//
+// Run it with run.sh (make e2e-argo); it must run inside the cluster's
+// network namespace, where pushgateway.monitoring.svc resolves to 127.0.0.1
+// and a real Pushgateway listens on :9091.
+package e2eargo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	argoclient "github.com/argoproj/argo-workflows/v3/pkg/client/clientset/versioned"
+	authv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/yaml"
+
+	"github.com/step-metrics/step-metrics/internal/testenv"
+)
+
+const (
+	namespace = "ml"
+	// pushgatewayAddr is where the examples' pushgateway-url
+	// (http://pushgateway.monitoring.svc:9091) lands inside the netns.
+	pushgatewayAddr = "127.0.0.1:9091"
+	exitHandlerSel  = "app.kubernetes.io/component=exit-handler"
+)
+
+type env struct {
+	kube       kubernetes.Interface
+	argo       argoclient.Interface
+	server, ca string // API server URL and CA file, for the tokens' kubeconfigs
+	binary     string
+	pg         *testenv.Pushgateway
+	dir        string
+}
+
+func setup(t *testing.T) *env {
+	t.Helper()
+	kubeconfig := os.Getenv("KUBECONFIG")
+	binary := os.Getenv("STEP_METRICS_BIN")
+	if kubeconfig == "" || binary == "" {
+		t.Fatal("run through test/e2e-argo/run.sh: KUBECONFIG and STEP_METRICS_BIN must be set")
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{
+		kube:   kubernetes.NewForConfigOrDie(cfg),
+		argo:   argoclient.NewForConfigOrDie(cfg),
+		server: cfg.Host,
+		ca:     cfg.TLSClientConfig.CAFile,
+		binary: binary,
+		dir:    t.TempDir(),
+	}
+	if e.ca == "" {
+		e.ca = filepath.Join(e.dir, "ca.crt")
+		if err := os.WriteFile(e.ca, cfg.TLSClientConfig.CAData, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.pg = testenv.StartPushgateway(t, testenv.PushgatewayOptions{Addr: pushgatewayAddr})
+	return e
+}
+
+// TestExamples submits each example workflow and checks what reaches the
+// Pushgateway against the controller's own record of the run.
+func TestExamples(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	cases := []struct {
+		file       string
+		wantResult string // pipeline_run_result's result label
+		wantHooks  int    // exit-handler pods of step-metrics
+		steps      string // the example's steps parameter
+	}{
+		{"ml-training-pipeline.yaml", "success", 1, "node"},
+		{"onexit-classic.yaml", "success", 1, "template"},
+		{"step-exit-hook.yaml", "success", 2, "node"},
+		{"failing-pipeline.yaml", "failure", 1, "node"},
+		{"cron-ml-pipeline.yaml", "success", 1, "node"},
+	}
+	for _, c := range cases {
+		t.Run(strings.TrimSuffix(c.file, ".yaml"), func(t *testing.T) {
+			start := time.Now()
+			wf := e.submit(ctx, t, c.file)
+			hooks := e.runExitHandlers(ctx, t, wf.Name, "", nil)
+			final := e.waitFinished(ctx, t, wf.Name)
+			if hooks != c.wantHooks {
+				t.Errorf("%d exit-handler pods ran, want %d", hooks, c.wantHooks)
+			}
+			e.checkHooksSucceeded(t, final)
+			e.checkGroup(t, final, c.wantResult, c.steps)
+			t.Logf("%s: %s, %d nodes, %v", final.Name, final.Status.Phase, len(final.Status.Nodes), time.Since(start).Round(time.Millisecond))
+		})
+	}
+}
+
+// TestServiceAccountWithoutRole: the exit handler runs as a ServiceAccount
+// the Role is not bound to. It says which permission is missing, exits 0,
+// and still pushes the outcome from its arguments.
+func TestServiceAccountWithoutRole(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	if _, err := e.kube.CoreV1().ServiceAccounts(namespace).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "no-rbac"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	wf := e.submit(ctx, t, "failing-pipeline.yaml")
+	var stderr string
+	e.runExitHandlers(ctx, t, wf.Name, "no-rbac", func(code int, out string) { stderr = out })
+	final := e.waitFinished(ctx, t, wf.Name)
+	for _, want := range []string{"forbidden", `verb \"get\"`, `resource \"workflows\"`, "argoproj.io", "pushing its outcome from the arguments"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	fams := e.pg.Scrape(t)
+	s := testenv.Series(fams, "pipeline_run_result", map[string]string{"workflow_id": string(final.UID), "namespace": namespace, "result": "failure"})
+	if len(s) != 1 || s[0].Value != 1 {
+		t.Errorf("outcome from the arguments not pushed: %+v", s)
+	}
+	if s := testenv.Series(fams, "pipeline_step_duration_seconds", map[string]string{"workflow_id": string(final.UID)}); len(s) != 0 {
+		t.Errorf("%d step series without permission to read the steps", len(s))
+	}
+	e.checkHooksSucceeded(t, final)
+}
+
+func (e *env) submit(ctx context.Context, t *testing.T, file string) *wfv1.Workflow {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("../../examples/workflows", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wf wfv1.Workflow
+	if strings.Contains(string(b), "kind: CronWorkflow") {
+		// What the controller does on schedule, now: a Workflow from the
+		// cron's workflowSpec, named and labelled as the cron controller does.
+		var cron wfv1.CronWorkflow
+		if err := yaml.UnmarshalStrict(b, &cron); err != nil {
+			t.Fatal(err)
+		}
+		wf.Name = fmt.Sprintf("%s-%d", cron.Name, time.Now().Unix())
+		wf.Labels = map[string]string{"workflows.argoproj.io/cron-workflow": cron.Name}
+		wf.Spec = cron.Spec.WorkflowSpec
+	} else if err := yaml.UnmarshalStrict(b, &wf); err != nil {
+		t.Fatal(err)
+	}
+	wf.Namespace = namespace
+	created, err := e.argo.ArgoprojV1alpha1().Workflows(namespace).Create(ctx, &wf, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create %s: %v", file, err)
+	}
+	t.Logf("submitted %s as %s", file, created.Name)
+	return created
+}
+
+// runExitHandlers plays kubelet for the workflow's step-metrics pods until
+// the workflow ends: each pod, once, in creation order, as serviceAccount
+// ("" for the pod's own). It returns how many it ran.
+func (e *env) runExitHandlers(ctx context.Context, t *testing.T, wfName, serviceAccount string, after func(code int, stderr string)) int {
+	t.Helper()
+	done := map[string]bool{}
+	deadline := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		pods, err := e.kube.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: exitHandlerSel + ",workflows.argoproj.io/workflow=" + wfName})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sort.Slice(pods.Items, func(i, j int) bool {
+			return pods.Items[i].CreationTimestamp.Before(&pods.Items[j].CreationTimestamp)
+		})
+		for i := range pods.Items {
+			p := &pods.Items[i]
+			if done[p.Name] || p.Status.Phase != corev1.PodRunning {
+				continue
+			}
+			code, stderr := e.runPod(ctx, t, p, serviceAccount)
+			if after != nil {
+				after(code, stderr)
+			}
+			e.release(ctx, t, p, code)
+			done[p.Name] = true
+		}
+		wf, err := e.argo.ArgoprojV1alpha1().Workflows(namespace).Get(ctx, wfName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wf.Status.Fulfilled() {
+			return len(done)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	t.Fatalf("workflow %s did not finish in 3 minutes", wfName)
+	return 0
+}
+
+// runPod runs the binary as the pod's main container would: the command
+// after Argo's emissary wrapper, its args and its plain env, with a token of
+// the ServiceAccount (the pod's own, unless sa overrides it).
+func (e *env) runPod(ctx context.Context, t *testing.T, p *corev1.Pod, sa string) (int, string) {
+	t.Helper()
+	var main *corev1.Container
+	for i := range p.Spec.Containers {
+		if p.Spec.Containers[i].Name == "main" {
+			main = &p.Spec.Containers[i]
+		}
+	}
+	if main == nil {
+		t.Fatalf("pod %s has no main container", p.Name)
+	}
+	argv := append(append([]string{}, main.Command...), main.Args...)
+	// Argo's emissary runs: /var/run/argo/argoexec emissary [flags] -- CMD ARGS...
+	for i, a := range argv {
+		if a == "--" {
+			argv = argv[i+1:]
+			break
+		}
+	}
+	if len(argv) < 2 || argv[0] != "/step-metrics" || argv[1] != "push" {
+		t.Fatalf("pod %s runs %q, want /step-metrics push ...", p.Name, argv)
+	}
+	for _, a := range argv {
+		if strings.Contains(a, "{{") {
+			t.Errorf("unsubstituted Argo variable in the pod's args: %q", a)
+		}
+	}
+	if sa == "" {
+		sa = p.Spec.ServiceAccountName
+		if sa == "" {
+			sa = "default"
+		}
+	}
+	kubeconfig := e.tokenKubeconfig(ctx, t, sa)
+	cmd := exec.CommandContext(ctx, e.binary, argv[1:]...)
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "KUBECONFIG=" + kubeconfig}
+	for _, ev := range main.Env {
+		if ev.ValueFrom == nil && strings.HasPrefix(ev.Name, "STEP_METRICS_") {
+			cmd.Env = append(cmd.Env, ev.Name+"="+ev.Value)
+		}
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	cmd.Stdout = &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("pod %s as %s: exit %d\n%s", p.Name, sa, code, stderr.String())
+	if code != 0 {
+		t.Errorf("step-metrics exited %d in pod %s", code, p.Name)
+	}
+	return code, stderr.String()
+}
+
+// tokenKubeconfig returns a kubeconfig holding a short-lived token of the
+// ServiceAccount, from the TokenRequest API (what the kubelet mounts).
+func (e *env) tokenKubeconfig(ctx context.Context, t *testing.T, sa string) string {
+	t.Helper()
+	exp := int64(600)
+	tr, err := e.kube.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, sa, &authv1.TokenRequest{Spec: authv1.TokenRequestSpec{ExpirationSeconds: &exp}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("token for %s: %v", sa, err)
+	}
+	path := filepath.Join(e.dir, "kubeconfig-"+sa)
+	kc := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: %q, certificate-authority: %q}}]
+users: [{name: %s, user: {token: %q}}]
+contexts: [{name: c, context: {cluster: c, user: %s, namespace: %s}}]
+current-context: c
+`, e.server, e.ca, sa, tr.Status.Token, sa, namespace)
+	if err := os.WriteFile(path, []byte(kc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// release lets kwok finish the pod, failed if the binary failed.
+func (e *env) release(ctx context.Context, t *testing.T, p *corev1.Pod, code int) {
+	t.Helper()
+	patch := map[string]any{"metadata": map[string]any{"annotations": map[string]string{"stepm-e2e/release": "true", "stepm-e2e/exit-code": fmt.Sprint(code)}}}
+	if code != 0 {
+		patch["metadata"].(map[string]any)["labels"] = map[string]string{"example.step-metrics.io/outcome": "fail"}
+	}
+	b, _ := json.Marshal(patch)
+	if _, err := e.kube.CoreV1().Pods(namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, b, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *env) waitFinished(ctx context.Context, t *testing.T, name string) *wfv1.Workflow {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		wf, err := e.argo.ArgoprojV1alpha1().Workflows(namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wf.Status.Fulfilled() && !wf.Status.FinishedAt.IsZero() {
+			return wf
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	t.Fatalf("workflow %s not finished", name)
+	return nil
+}
+
+// hookedNodes returns the IDs of exit-handler and hook nodes and everything
+// below them, read from the controller's status without our code.
+func hookedNodes(wf *wfv1.Workflow) map[string]bool {
+	out := map[string]bool{}
+	var mark func(id string)
+	mark = func(id string) {
+		if out[id] {
+			return
+		}
+		out[id] = true
+		for _, c := range wf.Status.Nodes[id].Children {
+			mark(c)
+		}
+	}
+	for id, n := range wf.Status.Nodes {
+		if (n.NodeFlag != nil && n.NodeFlag.Hooked) || strings.HasSuffix(n.Name, ".onExit") {
+			mark(id)
+		}
+	}
+	return out
+}
+
+// checkHooksSucceeded: the workflow's exit handlers ended Succeeded.
+func (e *env) checkHooksSucceeded(t *testing.T, wf *wfv1.Workflow) {
+	t.Helper()
+	n := 0
+	for id := range hookedNodes(wf) {
+		node := wf.Status.Nodes[id]
+		if node.Type == wfv1.NodeTypePod {
+			n++
+			if node.Phase != wfv1.NodeSucceeded {
+				t.Errorf("exit-handler node %s is %s: %s", node.Name, node.Phase, node.Message)
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no exit-handler pod node in the workflow's status")
+	}
+}
+
+// checkGroup compares the run's Pushgateway group with the controller's
+// record: every finished step pod, with finishedAt - startedAt, and the
+// pipeline's outcome.
+func (e *env) checkGroup(t *testing.T, wf *wfv1.Workflow, wantResult, stepMode string) {
+	t.Helper()
+	fams := e.pg.Scrape(t)
+	group := map[string]string{"job": "step-metrics", "namespace": namespace, "workflow_id": string(wf.UID)}
+	res := testenv.Series(fams, "pipeline_run_result", group)
+	if len(res) == 0 {
+		t.Fatalf("no group for %s (uid %s) in the Pushgateway", wf.Name, wf.UID)
+	}
+	for _, s := range res {
+		want := 0.0
+		if s.Labels["result"] == wantResult {
+			want = 1
+		}
+		if s.Value != want {
+			t.Errorf("pipeline_run_result{result=%q} = %v, want %v", s.Labels["result"], s.Value, want)
+		}
+	}
+	hooked := hookedNodes(wf)
+	durations := map[string]float64{}
+	for _, s := range testenv.Series(fams, "pipeline_step_duration_seconds", group) {
+		durations[s.Labels["node_id"]] = s.Value
+	}
+	steps, total := 0, 0.0
+	for id, n := range wf.Status.Nodes {
+		if n.Type != wfv1.NodeTypePod || hooked[id] || n.FinishedAt.IsZero() {
+			continue
+		}
+		steps++
+		want := n.FinishedAt.Sub(n.StartedAt.Time).Seconds()
+		total += want
+		if stepMode != "node" {
+			continue
+		}
+		got, ok := durations[id]
+		if !ok {
+			t.Errorf("step %s (%s) is not in the Pushgateway", n.DisplayName, id)
+			continue
+		}
+		if math.Abs(got-want) > 1e-9 {
+			t.Errorf("step %s: %vs pushed, controller says %vs", n.DisplayName, got, want)
+		}
+	}
+	if steps == 0 {
+		t.Error("the run has no step pods")
+	}
+	switch stepMode {
+	case "node":
+		if len(durations) != steps {
+			t.Errorf("%d step durations pushed, the controller recorded %d finished step pods", len(durations), steps)
+		}
+	case "template":
+		if len(durations) != 0 {
+			t.Errorf("--steps template pushed %d per-node series", len(durations))
+		}
+		sum, n := 0.0, 0.0
+		for _, s := range testenv.Series(fams, "pipeline_template_duration_seconds", group) {
+			sum += s.Value
+		}
+		for _, s := range testenv.Series(fams, "pipeline_template_steps", group) {
+			n += s.Value
+		}
+		if math.Abs(sum-total) > 1e-6 || int(n) != steps {
+			t.Errorf("templates: %v steps, %vs pushed; the controller recorded %d steps, %vs", n, sum, steps, total)
+		}
+	}
+	dur := testenv.Series(fams, "pipeline_run_duration_seconds", group)
+	root := wf.Status.Nodes[wf.Name]
+	if want := root.FinishedAt.Sub(wf.Status.StartedAt.Time).Seconds(); len(dur) != 1 || math.Abs(dur[0].Value-want) > 1e-9 {
+		t.Errorf("pipeline duration %+v, want root finishedAt - startedAt = %v", dur, want)
+	}
+}
