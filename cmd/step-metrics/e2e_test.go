@@ -475,3 +475,44 @@ current-context: x
 		t.Error("--strict: the outcome was not pushed before exiting 1")
 	}
 }
+
+// TestCustomMetricsFromOutputs: metrics two steps published through their
+// step-metrics output parameter land in the run's group with run and step
+// labels; a re-push (here after the values changed and one metric went
+// away) replaces them.
+func TestCustomMetricsFromOutputs(t *testing.T) {
+	pg := testenv.StartPushgateway(t, testenv.PushgatewayOptions{})
+	runCLI(t, nil, nil, "push", "--example", "--pushgateway", pg.URL).want(t, 0)
+	fams := pg.Scrape(t)
+	group := map[string]string{"job": "step-metrics", "namespace": exampleNS, "workflow_id": exampleUID}
+	check := func(name, step string, want float64) {
+		t.Helper()
+		m := map[string]string{"step": step, "pipeline": "train-pipeline", "workflow": "train-x7k2p"}
+		for k, v := range group {
+			m[k] = v
+		}
+		s := testenv.Series(fams, name, m)
+		if len(s) != 1 || s[0].Value != want {
+			t.Errorf("%s{step=%q} = %+v, want %v", name, step, s, want)
+		}
+	}
+	check("pipeline_custom_training_seconds", "train(0:lr-0.01)", 431.2)
+	check("pipeline_custom_accuracy", "evaluate", 0.9312)
+	check("pipeline_custom_f1", "evaluate", 0.904)
+
+	src, err := os.ReadFile("../../internal/example/ml-pipeline-running-exit-handler.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := strings.Replace(string(src), "training_seconds 431.2", "training_seconds 400", 1)
+	changed = strings.Replace(changed, `"f1": 0.904, `, "", 1)
+	if changed == string(src) {
+		t.Fatal("example changed shape: update this test")
+	}
+	runCLI(t, []byte(changed), nil, "push", "-f", "-", "--pushgateway", pg.URL).want(t, 0)
+	fams = pg.Scrape(t)
+	check("pipeline_custom_training_seconds", "train(0:lr-0.01)", 400)
+	if s := testenv.Series(fams, "pipeline_custom_f1", group); len(s) != 0 {
+		t.Errorf("f1 survived the re-push: %+v", s)
+	}
+}

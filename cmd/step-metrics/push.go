@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/step-metrics/step-metrics/internal/example"
+	"github.com/step-metrics/step-metrics/pkg/custom"
 	"github.com/step-metrics/step-metrics/pkg/metrics"
 	"github.com/step-metrics/step-metrics/pkg/push"
 	"github.com/step-metrics/step-metrics/pkg/source"
@@ -234,11 +235,18 @@ func (o *pushOptions) run(ctx context.Context, log *slog.Logger, stdin io.Reader
 		log.Error("bad labels", "err", err)
 		return exitUsage
 	}
-	fams, err := metrics.Families(run, metrics.Options{Steps: metrics.StepMode(o.steps), Labels: labels})
+	mopts := metrics.Options{Steps: metrics.StepMode(o.steps), Labels: labels}
+	fams, err := metrics.Families(run, mopts)
 	if err != nil {
 		log.Error("cannot build metrics", "err", err)
 		return exitUsage
 	}
+	// What the steps published about themselves (untrusted text).
+	customFams, warnings := metrics.CustomFamilies(run, mopts, custom.DefaultLimits)
+	for _, w := range warnings {
+		log.Warn(w, "workflow", run.Name)
+	}
+	fams = append(fams, customFams...)
 	target := o.target(log, run)
 	if o.dryRun {
 		log.Info("dry run: not pushing", "version", version, "group", push.Group(target), "series", seriesCount(fams))

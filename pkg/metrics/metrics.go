@@ -77,11 +77,7 @@ func Families(run *workflow.Run, opts Options) ([]*dto.MetricFamily, error) {
 	}
 
 	b := newBuilder()
-	runLabels := []string{"engine", run.Engine, "pipeline", run.Pipeline, "workflow", run.Name}
-	for _, name := range sortedNames(opts.Labels) {
-		runLabels = append(runLabels, name, opts.Labels[name])
-	}
-	rl := makeLabels(runLabels...)
+	rl := runLabels(run, opts)
 
 	// Pipeline level.
 	phase := run.Phase
@@ -136,6 +132,15 @@ func Families(run *workflow.Run, opts Options) ([]*dto.MetricFamily, error) {
 		perTemplate(b, rl, run)
 	}
 	return b.families(), nil
+}
+
+// runLabels are the labels on every series of a run.
+func runLabels(run *workflow.Run, opts Options) labels {
+	kv := []string{"engine", run.Engine, "pipeline", run.Pipeline, "workflow", run.Name}
+	for _, name := range sortedNames(opts.Labels) {
+		kv = append(kv, name, opts.Labels[name])
+	}
+	return makeLabels(kv...)
 }
 
 func perNode(b *builder, rl labels, run *workflow.Run) {
