@@ -62,5 +62,20 @@ fuzz:
 update-golden:
 	$(GO) test ./pkg/metrics -update
 
+.PHONY: dashboards dashboard-previews alerts-check
+
+## dashboards: regenerate dashboards/*.json and alerts/prometheusrule.yaml; review the diff
+dashboards:
+	$(GO) generate ./internal/dashboards
+
+## dashboard-previews: redraw dashboards/previews/*.svg from the end-to-end test's query results (needs Prometheus)
+dashboard-previews:
+	$(GO) test -count=1 -run TestEndToEnd ./internal/dashboards -previews
+
+## alerts-check: promtool check and unit-test the alert rules (`make test` runs them too, in go test)
+alerts-check:
+	promtool check rules alerts/step-metrics.rules.yml
+	promtool test rules alerts/tests.yml
+
 clean:
 	rm -rf bin

@@ -1,0 +1,147 @@
+package dashboards
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/step-metrics/step-metrics/pkg/metrics"
+)
+
+// The query patterns every panel is built from. docs/dashboards.md explains
+// them; in short: each run is its own set of series (its workflow_id), the
+// series stay flat until the Pushgateway group is pruned, so
+//
+//   - a run is "in the range" when its end timestamp is, not when its series
+//     are present;
+//   - every run is reduced to one value per stage by workflow_id (and node_id
+//     for attempts) before counting or taking percentiles, so nothing is
+//     counted twice;
+//   - over time, a run is drawn at its end time: each run's last value is
+//     read once at the end of the range (@ end()) and shown only at the step
+//     whose interval holds its end timestamp.
+
+// Metric names, from the metric table in pkg/metrics so the dashboards
+// cannot name a metric the code does not push.
+var (
+	mRunResult       = metrics.RunResult.Name
+	mRunDuration     = metrics.RunDuration.Name
+	mRunStart        = metrics.RunStartTimestamp.Name
+	mRunEnd          = metrics.RunEndTimestamp.Name
+	mRunSteps        = metrics.RunSteps.Name
+	mRunRetries      = metrics.RunRetries.Name
+	mRunWait         = metrics.RunWait.Name
+	mRunResources    = metrics.RunResources.Name
+	mStepResult      = metrics.StepResult.Name
+	mStepDuration    = metrics.StepDuration.Name
+	mStepWait        = metrics.StepWait.Name
+	mStepStart       = metrics.StepStartTimestamp.Name
+	mStepResources   = metrics.StepResources.Name
+	mStepRetries     = metrics.StepRetries.Name
+	mTemplateSteps   = metrics.TemplateSteps.Name
+	mTemplateDurSum  = metrics.TemplateDuration.Name + "_sum"
+	mTemplateDurCnt  = metrics.TemplateDuration.Name + "_count"
+	mTemplateMaxDur  = metrics.TemplateMaxDuration.Name
+	mTemplateRetries = metrics.TemplateRetries.Name
+)
+
+// Pushgateway's own per-group metrics.
+const (
+	mPushTime        = "push_time_seconds"
+	mPushFailureTime = "push_failure_time_seconds"
+)
+
+// CustomPrefix is the prefix of the metrics steps publish themselves: a
+// step's metric <name> is pushed as pipeline_custom_<name>, a gauge with the
+// run labels plus step, template and node_id (and the user's labels).
+const CustomPrefix = "pipeline_custom_"
+
+// Failed results: the run or step did not succeed for a reason of its own
+// (a cancellation is somebody's decision, a skip is no failure).
+const failedResults = `failure|error|timeout`
+
+// Matchers of the dashboard variables.
+const (
+	mNS       = `namespace=~"$namespace"`
+	mPipeline = `pipeline=~"$pipeline"`
+	mStep     = `step=~"$step"`
+	mRun      = `workflow_id="$run"`
+	mMetric   = `__name__=~"$metric"`
+)
+
+// sel renders a selector: a metric name (or "") and matchers.
+func sel(metric string, matchers ...string) string {
+	return metric + "{" + strings.Join(matchers, ", ") + "}"
+}
+
+// lastIn is each series' last value in the dashboard's time range, for
+// instant queries (evaluated at the end of the range). It keeps runs whose
+// group was pruned during the range.
+func lastIn(selector string) string {
+	return "last_over_time(" + selector + "[$__range])"
+}
+
+// lastAtEnd is lastIn for range queries: read once at the end of the range
+// (a step-invariant expression, evaluated a single time), so every step of
+// the graph sees every run of the range, also runs pushed after that step.
+func lastAtEnd(selector string) string {
+	return "last_over_time(" + selector + "[$__range] @ end())"
+}
+
+// endedInRange keeps the runs whose end timestamp lies in the dashboard's
+// range (instant queries); its labels are the run labels and workflow_id.
+func endedInRange(matchers ...string) string {
+	return fmt.Sprintf("(%s > time() - $__range_s)", lastIn(sel(mRunEnd, matchers...)))
+}
+
+// endedInStep keeps, at each step of a range query, the runs that ended in
+// the step's interval (t - $__interval, t]: each run appears at exactly one
+// step, its end time.
+func endedInStep(matchers ...string) string {
+	return fmt.Sprintf("((%s <= time()) > time() - $__interval_ms / 1000)", lastAtEnd(sel(mRunEnd, matchers...)))
+}
+
+// endedInWindow keeps, at each step of a range query, the runs that ended
+// in the trailing window (t - $window, t] ($window in seconds).
+func endedInWindow(matchers ...string) string {
+	return fmt.Sprintf("((%s <= time()) > time() - $window)", lastAtEnd(sel(mRunEnd, matchers...)))
+}
+
+// perRun reduces series to one per run (and the given labels): max, since
+// a run's series that differ only in an incidental label (a re-push after
+// `argo retry`) carry the same value.
+func perRun(by, expr string) string {
+	return fmt.Sprintf("max by (%s) (%s)", joinBy(by, "workflow_id"), expr)
+}
+
+// perAttempt reduces step series to one per attempt (node_id).
+func perAttempt(by, expr string) string {
+	return fmt.Sprintf("max by (%s) (%s)", joinBy(by, "workflow_id, node_id"), expr)
+}
+
+// stagePerRun is the time a run spent in each stage: the sum of its
+// attempts' values, one series per (by, workflow_id).
+func stagePerRun(by, expr string) string {
+	return fmt.Sprintf("sum by (%s) (%s)", joinBy(by, "workflow_id"), perAttempt(by, expr))
+}
+
+func joinBy(by, extra string) string {
+	if by == "" {
+		return extra
+	}
+	return by + ", " + extra
+}
+
+// and restricts expr to the runs of filter.
+func and(expr, filter string) string {
+	return expr + " and on (workflow_id) " + filter
+}
+
+// orZero makes a count 0 for the groups of base that it lacks.
+func orZero(count, by, base string) string {
+	return fmt.Sprintf("(%s or count by (%s) (%s) * 0)", count, by, base)
+}
+
+// with returns base and more in a new slice.
+func with(base []string, more ...string) []string {
+	return append(append([]string(nil), base...), more...)
+}
