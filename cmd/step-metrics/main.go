@@ -38,6 +38,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch args[0] {
 	case "push":
 		return runPush(ctx, args[1:], stdin, stdout, stderr)
+	case "run":
+		return runRun(ctx, args[1:], stdin, stdout, stderr)
+	case "install":
+		return runInstall(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "step-metrics %s\n", version)
 		return exitOK
@@ -55,9 +59,13 @@ func usage(w io.Writer) {
 
 Usage:
   step-metrics push [flags]     read a workflow's status and push its metrics
+  step-metrics run [flags] -- COMMAND [ARGS...]
+                                run a step's command, record its time, CPU, memory
+                                and exit code (plus what it writes to $STEP_METRICS_FILE)
+  step-metrics install DIR      copy this binary to DIR/step-metrics (for an initContainer)
   step-metrics version          print the version
   step-metrics help             this text
 
-Run "step-metrics push --help" for the flags.
+Run "step-metrics push --help" or "step-metrics run --help" for the flags.
 `)
 }

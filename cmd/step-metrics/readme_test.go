@@ -8,23 +8,41 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// TestREADMEFlags checks that every flag of push is documented in the README.
+// TestREADMEFlags checks that every flag of push and run is documented in
+// the README; run's in its own section.
 func TestREADMEFlags(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+	b, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	fs := pflag.NewFlagSet("push", pflag.ContinueOnError)
-	var o pushOptions
-	o.addFlags(fs)
-	n := 0
-	fs.VisitAll(func(f *pflag.Flag) {
-		n++
-		if !strings.Contains(string(readme), "`--"+f.Name+"`") {
-			t.Errorf("README does not document --%s", f.Name)
+	readme := string(b)
+	var po pushOptions
+	var ro runOptions
+	_, runSection, ok := strings.Cut(readme, "### Flags and exit codes of `run`")
+	if !ok {
+		t.Fatal("README has no section \"Flags and exit codes of `run`\"")
+	}
+	runSection, _, _ = strings.Cut(runSection, "\n## ")
+	for _, c := range []struct {
+		name string
+		add  func(*pflag.FlagSet)
+		doc  string
+		min  int
+	}{
+		{"push", po.addFlags, readme, 30},
+		{"run", ro.addFlags, runSection, 20},
+	} {
+		fs := pflag.NewFlagSet(c.name, pflag.ContinueOnError)
+		c.add(fs)
+		n := 0
+		fs.VisitAll(func(f *pflag.Flag) {
+			n++
+			if !strings.Contains(c.doc, "`--"+f.Name+"`") {
+				t.Errorf("README does not document --%s of %s", f.Name, c.name)
+			}
+		})
+		if n < c.min {
+			t.Errorf("%s: only %d flags visited", c.name, n)
 		}
-	})
-	if n < 30 {
-		t.Errorf("only %d flags visited", n)
 	}
 }

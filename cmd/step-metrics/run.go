@@ -1,0 +1,443 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/step-metrics/step-metrics/pkg/custom"
+	"github.com/step-metrics/step-metrics/pkg/push"
+)
+
+// Exit codes of `step-metrics run` besides the command's own, as env(1),
+// nice(1) and timeout(1) have them.
+const (
+	exitRunUsage   = 125 // run's own flags are wrong; the command did not run
+	exitCannotExec = 126 // the command exists but cannot be executed
+	exitNotFound   = 127 // the command was not found
+)
+
+// metricsFileEnv is the variable that tells the command where to append
+// its own metrics.
+const metricsFileEnv = "STEP_METRICS_FILE"
+
+// The wrapper's own metrics, without custom.Prefix (the exit handler, or
+// the push, adds it).
+const (
+	metricDuration  = "command_duration_seconds"
+	metricCPUUser   = "command_cpu_user_seconds"
+	metricCPUSystem = "command_cpu_system_seconds"
+	metricMaxRSS    = "command_max_rss_bytes"
+	metricExitCode  = "command_exit_code"
+)
+
+var runMetricHelp = map[string]string{
+	metricDuration:  "Wall time of the command run by step-metrics run, on the monotonic clock.",
+	metricCPUUser:   "User CPU time of the command and the children it waited for.",
+	metricCPUSystem: "System CPU time of the command and the children it waited for.",
+	metricMaxRSS:    "Peak resident set size of the command, or of its largest waited-for child.",
+	metricExitCode:  "Exit code of the command: 128+N when signal N killed it, 126 or 127 when it could not be started.",
+}
+
+// forwardedSignals reach the command: what Kubernetes (TERM), a terminal
+// (INT, QUIT) or a supervisor (HUP) sends the wrapper.
+var forwardedSignals = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT}
+
+// runOptions are the flags of `step-metrics run`.
+type runOptions struct {
+	outputFile  string
+	pushgateway string
+	job         string
+	workflow    string
+	workflowUID string
+	namespace   string
+	step        string
+
+	timeout         time.Duration
+	retries         int
+	strict          bool
+	caFile          string
+	certFile        string
+	keyFile         string
+	serverName      string
+	insecure        bool
+	bearerTokenFile string
+	username        string
+	passwordFile    string
+	headers         []string
+
+	logLevel  string
+	logFormat string
+}
+
+var runEnvAliases = map[string][]string{
+	"pushgateway": {"PUSHGATEWAY_URL"},
+}
+
+func (o *runOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVarP(&o.outputFile, "output-file", "o", "", "write the metrics here for the exit handler (the path of an output parameter named step-metrics); merged with what the file holds")
+	fs.StringVar(&o.pushgateway, "pushgateway", "", "also push the metrics to this Pushgateway, in the step's own group (job, namespace, workflow_id, step)")
+	fs.StringVar(&o.job, "job", push.DefaultStepJob, "job label of the step's Pushgateway group")
+	fs.StringVar(&o.workflow, "workflow", "", "workflow name, a label of pushed series ({{workflow.name}}; default $ARGO_WORKFLOW_NAME)")
+	fs.StringVar(&o.workflowUID, "workflow-uid", "", "workflow UID, the group's workflow_id ({{workflow.uid}}; default $ARGO_WORKFLOW_UID, else the workflow name)")
+	fs.StringVarP(&o.namespace, "namespace", "n", "", "namespace, a grouping label ({{workflow.namespace}}; default $POD_NAMESPACE, else the service account's)")
+	fs.StringVar(&o.step, "step", "", "step name, a grouping label (default $ARGO_NODE_ID, else the pod name)")
+
+	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "deadline for the push, retries included")
+	fs.IntVar(&o.retries, "retries", 4, "retries after a failed push attempt (network errors and 5xx; 4xx is final)")
+	fs.BoolVar(&o.strict, "strict", false, "exit 1 when the command succeeded but its metrics could not be written or pushed (default: warn; metrics never change the exit code)")
+	fs.StringVar(&o.caFile, "ca-file", "", "PEM CA bundle trusted for the Pushgateway, in addition to the system's")
+	fs.StringVar(&o.certFile, "cert-file", "", "client certificate (PEM) for mTLS")
+	fs.StringVar(&o.keyFile, "key-file", "", "client key (PEM) for mTLS")
+	fs.StringVar(&o.serverName, "tls-server-name", "", "name expected in the Pushgateway's certificate")
+	fs.BoolVar(&o.insecure, "insecure-skip-verify", false, "do not check the Pushgateway's certificate (testing only)")
+	fs.StringVar(&o.bearerTokenFile, "bearer-token-file", "", "file holding a bearer token for the Pushgateway")
+	fs.StringVar(&o.username, "username", "", "basic auth user for the Pushgateway")
+	fs.StringVar(&o.passwordFile, "password-file", "", "file holding the basic auth password")
+	fs.StringArrayVarP(&o.headers, "header", "H", nil, "extra HTTP header \"Name: value\" for the Pushgateway (repeatable)")
+
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+}
+
+func runRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var o runOptions
+	fs := pflag.NewFlagSet("step-metrics run", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.SortFlags = false
+	// The command's own flags are not ours: stop at the first argument
+	// that is not a flag, as at "--".
+	fs.SetInterspersed(false)
+	o.addFlags(fs)
+	annotateEnv(fs, runEnvAliases)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `Usage: step-metrics run [flags] -- COMMAND [ARGS...]
+
+Runs COMMAND with stdin, stdout and stderr untouched, forwards SIGTERM, SIGINT,
+SIGHUP and SIGQUIT to it, and exits with its exit code (128+N when signal N
+killed it; 126 or 127 when it cannot be started, 125 for a usage error of run).
+Records its wall time, CPU time, peak RSS and exit code; COMMAND may append its
+own metrics to the file $%s names ("accuracy 0.93" lines, or a JSON
+object). Writes them all to --output-file and/or pushes them to --pushgateway.
+Metrics trouble is a warning and never changes the exit code (see --strict).
+Every flag falls back to the environment variable in brackets.
+
+Flags:
+%s`, metricsFileEnv, fs.FlagUsages())
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "step-metrics run: %v\nRun \"step-metrics run --help\" for the flags.\n", err)
+		return exitRunUsage
+	}
+	argv := fs.Args()
+	if len(argv) == 0 {
+		fmt.Fprintf(stderr, "step-metrics run: no command: step-metrics run [flags] -- COMMAND [ARGS...]\n")
+		return exitRunUsage
+	}
+	if err := applyEnv(fs, runEnvAliases); err != nil {
+		fmt.Fprintf(stderr, "step-metrics run: %v\n", err)
+		return exitRunUsage
+	}
+	if _, err := parseLevel(o.logLevel); err != nil {
+		fmt.Fprintf(stderr, "step-metrics run: %v\n", err)
+		return exitRunUsage
+	}
+	if o.logFormat != "text" && o.logFormat != "json" {
+		fmt.Fprintf(stderr, "step-metrics run: --log-format %q: want text or json\n", o.logFormat)
+		return exitRunUsage
+	}
+	log := newLogger(stderr, o.logLevel, o.logFormat)
+	log.Debug("starting", "version", version, "command", argv[0])
+	return o.run(ctx, log, argv, stdin, stdout, stderr)
+}
+
+func (o *runOptions) run(ctx context.Context, log *slog.Logger, argv []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	env := os.Environ()
+	childFile, cleanup := newMetricsFile(log)
+	defer cleanup()
+	if childFile != "" {
+		env = append(withoutVar(env, metricsFileEnv), metricsFileEnv+"="+childFile)
+	}
+
+	res := execute(argv, env, stdin, stdout, stderr)
+	if res.startErr != nil {
+		log.Error("cannot run the command", "command", argv[0], "err", res.startErr, "exit_code", res.code)
+	}
+
+	step := push.NewStep(o.stepInfo())
+	step.Logger = log
+	// The wrapper's own series first: should the text outgrow what the
+	// exit handler reads, WriteFile keeps the series set first.
+	for name, help := range runMetricHelp {
+		step.Describe(name, help)
+	}
+	if res.state != nil {
+		_ = step.Set(metricDuration, res.wall.Seconds())
+		_ = step.Set(metricCPUUser, res.state.UserTime().Seconds())
+		_ = step.Set(metricCPUSystem, res.state.SystemTime().Seconds())
+		if rss, ok := maxRSSBytes(res.state); ok {
+			_ = step.Set(metricMaxRSS, rss)
+		}
+	}
+	_ = step.Set(metricExitCode, float64(res.code))
+	if childFile != "" {
+		addChildMetrics(log, step, childFile)
+	}
+
+	if !o.deliver(ctx, log, step, res.code) && o.strict && res.code == exitOK {
+		log.Error("exiting 1 (--strict): the command succeeded but its metrics were not delivered")
+		return exitFailed
+	}
+	return res.code
+}
+
+// commandResult is how the command ended.
+type commandResult struct {
+	code     int
+	state    *os.ProcessState // nil when it did not start
+	wall     time.Duration
+	startErr error
+}
+
+// execute runs argv with the given standard streams (an *os.File is handed
+// to the command as is) and environment, forwarding signals to it, and
+// returns its exit code as a shell would.
+func execute(argv, env []string, stdin io.Reader, stdout, stderr io.Writer) commandResult {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	if errors.Is(cmd.Err, exec.ErrDot) {
+		// Found through a relative PATH entry: a shell runs it, so do we.
+		cmd.Err = nil
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	cmd.Env = env
+
+	// Listen before the command starts, so no signal slips between.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, forwardedSignals...)
+	defer signal.Stop(sigs)
+
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return commandResult{code: startFailureCode(cmd, err), startErr: err}
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				_ = cmd.Process.Signal(s)
+			case <-done:
+				return
+			}
+		}
+	}()
+	err := cmd.Wait()
+	wall := time.Since(start)
+	close(done)
+	if cmd.ProcessState == nil {
+		// Not an exit status: Wait itself failed. Say so, as a shell would.
+		return commandResult{code: exitCannotExec, wall: wall, startErr: err}
+	}
+	return commandResult{code: exitCode(cmd.ProcessState), state: cmd.ProcessState, wall: wall}
+}
+
+// exitCode is the process's exit code, or 128+N when signal N killed it.
+func exitCode(ps *os.ProcessState) int {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	if c := ps.ExitCode(); c >= 0 {
+		return c
+	}
+	return exitFailed
+}
+
+// startFailureCode maps a failure to start to a shell's codes: 127 when
+// the command is not there, 126 when it is but cannot be executed (no x
+// bit, a directory, not a binary, a missing #! interpreter).
+func startFailureCode(cmd *exec.Cmd, err error) int {
+	if errors.Is(err, exec.ErrNotFound) {
+		return exitNotFound
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, serr := os.Stat(cmd.Path); serr == nil {
+			return exitCannotExec // the file is there: its interpreter is not
+		}
+		return exitNotFound
+	}
+	return exitCannotExec
+}
+
+// newMetricsFile creates the empty file the command may append its metrics
+// to. Without one (no writable temporary directory) the command runs
+// without STEP_METRICS_FILE.
+func newMetricsFile(log *slog.Logger) (string, func()) {
+	dir, err := os.MkdirTemp("", "step-metrics-run-")
+	if err != nil {
+		log.Warn("no temporary directory; the command gets no "+metricsFileEnv, "err", err)
+		return "", func() {}
+	}
+	path := filepath.Join(dir, "metrics.prom")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		log.Warn("cannot create the command's metrics file; the command gets no "+metricsFileEnv, "err", err)
+		_ = os.RemoveAll(dir)
+		return "", func() {}
+	}
+	return path, func() { _ = os.RemoveAll(dir) }
+}
+
+func withoutVar(env []string, name string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, name+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// addChildMetrics reads what the command wrote to its metrics file, as the
+// exit handler reads it (same limits and rules), into step. The wrapper's
+// own series are not the command's to set.
+func addChildMetrics(log *slog.Logger, step *push.Step, path string) {
+	f, err := os.Open(path)
+	if err != nil {
+		log.Warn("cannot read the metrics the command wrote", "file", path, "err", err)
+		return
+	}
+	data, err := io.ReadAll(io.LimitReader(f, int64(custom.DefaultLimits.MaxBytes)+1))
+	f.Close()
+	if err != nil {
+		log.Warn("cannot read the metrics the command wrote", "file", path, "err", err)
+		return
+	}
+	samples, warnings := custom.Parse(data, custom.DefaultLimits, push.IsReservedStepLabel)
+	for _, w := range warnings {
+		log.Warn("metrics the command wrote: " + w)
+	}
+	for _, smp := range samples {
+		if _, own := runMetricHelp[smp.Name]; own {
+			log.Warn("metrics the command wrote: "+smp.Name+" is the wrapper's own; the command's value is dropped", "metric", smp.Name)
+			continue
+		}
+		labels := make(map[string]string, len(smp.Labels))
+		for _, l := range smp.Labels {
+			labels[l.Name] = l.Value
+		}
+		if step.SetWithLabels(smp.Name, labels, smp.Value) == nil && smp.Help != "" {
+			step.Describe(smp.Name, smp.Help)
+		}
+	}
+}
+
+// stepInfo is the step's identity: the flags (or their STEP_METRICS_
+// variables), else what Argo and the downward API put in the environment.
+func (o *runOptions) stepInfo() push.StepInfo {
+	info := push.StepInfoFromEnv(os.Getenv, os.ReadFile)
+	for _, f := range []struct {
+		flag string
+		dst  *string
+	}{
+		{o.workflow, &info.Workflow}, {o.workflowUID, &info.WorkflowUID}, {o.namespace, &info.Namespace}, {o.step, &info.Step},
+	} {
+		if f.flag != "" {
+			*f.dst = f.flag
+		}
+	}
+	return info
+}
+
+// deliver writes and/or pushes the metrics and reports whether all went
+// well. Every failure is a warning: the exit code stays the command's.
+func (o *runOptions) deliver(ctx context.Context, log *slog.Logger, step *push.Step, code int) bool {
+	ok := true
+	var where []any
+	if o.outputFile == "" && o.pushgateway == "" {
+		log.Warn("no --output-file and no --pushgateway: the command's metrics go nowhere")
+		return false
+	}
+	if o.outputFile != "" {
+		if err := step.WriteFile(o.outputFile); err != nil {
+			ok = false
+		} else {
+			where = append(where, "output_file", o.outputFile)
+		}
+	}
+	if o.pushgateway != "" {
+		if target, err := o.push(ctx, step); err != nil {
+			ok = false
+		} else {
+			where = append(where, "pushgateway", redactURL(o.pushgateway), "group", push.Group(target))
+		}
+	}
+	if len(where) > 0 {
+		log.Info("command metrics delivered", append([]any{"exit_code", code, "series", len(step.Samples())}, where...)...)
+	}
+	if !ok {
+		log.Warn("the exit code stays the command's: metrics never fail a step (use --strict to fail)", "exit_code", code)
+	}
+	return ok
+}
+
+func (o *runOptions) push(ctx context.Context, step *push.Step) (push.Target, error) {
+	fail := func(msg string, err error) (push.Target, error) {
+		log := step.Logger
+		log.Warn(msg, "err", err)
+		return push.Target{}, err
+	}
+	u, err := url.Parse(o.pushgateway)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fail("metrics not pushed", fmt.Errorf("--pushgateway %q: want an http:// or https:// URL", redactURL(o.pushgateway)))
+	}
+	if u.User != nil {
+		return fail("metrics not pushed", errors.New("--pushgateway: put no credentials in the URL; use --username with --password-file, or --bearer-token-file"))
+	}
+	if o.timeout <= 0 || o.retries < 0 || o.retries > 20 {
+		return fail("metrics not pushed", fmt.Errorf("--timeout %v must be positive and --retries %d between 0 and 20", o.timeout, o.retries))
+	}
+	h := http.Header{}
+	for _, s := range o.headers {
+		name, value, err := push.ParseHeader(s)
+		if err != nil {
+			return fail("metrics not pushed", fmt.Errorf("--header: %w", err))
+		}
+		h.Add(name, value)
+	}
+	client, err := push.NewClient(push.ClientConfig{
+		CAFile: o.caFile, CertFile: o.certFile, KeyFile: o.keyFile, ServerName: o.serverName, InsecureSkipVerify: o.insecure,
+		BearerTokenFile: o.bearerTokenFile, Username: o.username, PasswordFile: o.passwordFile, Headers: h,
+	})
+	if err != nil {
+		return fail("cannot set up the Pushgateway client; metrics not pushed", err)
+	}
+	step.URL, step.Job, step.Client, step.Timeout = o.pushgateway, o.job, client, o.timeout
+	step.Retry = push.DefaultRetry
+	step.Retry.MaxAttempts = o.retries + 1
+	target, err := step.Target()
+	if err != nil {
+		return fail("metrics not pushed", err)
+	}
+	// A forwarded SIGTERM cancels ctx; the push still gets its --timeout
+	// (Kubernetes' grace period is 30s by default).
+	if err := step.Push(context.WithoutCancel(ctx)); err != nil {
+		return push.Target{}, err // Push logged it
+	}
+	return target, nil
+}
