@@ -104,6 +104,7 @@ func TestExamples(t *testing.T) {
 		{"step-exit-hook.yaml", "success", 2, "node"},
 		{"failing-pipeline.yaml", "failure", 1, "node"},
 		{"cron-ml-pipeline.yaml", "success", 1, "node"},
+		{"wrapped-step.yaml", "success", 1, "node"},
 	}
 	for _, c := range cases {
 		t.Run(strings.TrimSuffix(c.file, ".yaml"), func(t *testing.T) {
@@ -116,6 +117,9 @@ func TestExamples(t *testing.T) {
 			}
 			e.checkHooksSucceeded(t, final)
 			e.checkGroup(t, final, c.wantResult, c.steps)
+			if c.file == "wrapped-step.yaml" {
+				e.checkWrappedStep(t, final)
+			}
 			t.Logf("%s: %s, %d nodes, %v", final.Name, final.Status.Phase, len(final.Status.Nodes), time.Since(start).Round(time.Millisecond))
 		})
 	}
@@ -194,6 +198,9 @@ func (e *env) runExitHandlers(ctx context.Context, t *testing.T, wfName, service
 		sort.Slice(pods.Items, func(i, j int) bool {
 			return pods.Items[i].CreationTimestamp.Before(&pods.Items[j].CreationTimestamp)
 		})
+		if err := e.runWrappedSteps(ctx, t, wfName, done); err != nil {
+			t.Fatal(err)
+		}
 		for i := range pods.Items {
 			p := &pods.Items[i]
 			if done[p.Name] || p.Status.Phase != corev1.PodRunning {
@@ -211,7 +218,13 @@ func (e *env) runExitHandlers(ctx context.Context, t *testing.T, wfName, service
 			t.Fatal(err)
 		}
 		if wf.Status.Fulfilled() {
-			return len(done)
+			n := 0
+			for k := range done {
+				if !strings.HasPrefix(k, "wrapped:") {
+					n++
+				}
+			}
+			return n
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
@@ -445,5 +458,110 @@ func (e *env) checkGroup(t *testing.T, wf *wfv1.Workflow, wantResult, stepMode s
 	root := wf.Status.Nodes[wf.Name]
 	if want := root.FinishedAt.Sub(wf.Status.StartedAt.Time).Seconds(); len(dur) != 1 || math.Abs(dur[0].Value-want) > 1e-9 {
 		t.Errorf("pipeline duration %+v, want root finishedAt - startedAt = %v", dur, want)
+	}
+}
+
+// mainArgv returns the pod's main container command line after Argo's
+// emissary wrapper (/var/run/argo/argoexec emissary ... -- CMD ARGS).
+func mainArgv(p *corev1.Pod) []string {
+	for _, c := range p.Spec.Containers {
+		if c.Name != "main" {
+			continue
+		}
+		argv := append(append([]string{}, c.Command...), c.Args...)
+		for i, a := range argv {
+			if a == "--" {
+				return argv[i+1:]
+			}
+		}
+		return argv
+	}
+	return nil
+}
+
+// runWrappedSteps plays kubelet and Argo's wait container for steps whose
+// command runs through `step-metrics run` (examples/workflows/wrapped-step.yaml):
+// it runs the real wrapper with the pod's command, and reports the file the
+// output parameter step-metrics reads as the step's output, in a
+// WorkflowTaskResult, as the wait container would.
+func (e *env) runWrappedSteps(ctx context.Context, t *testing.T, wfName string, done map[string]bool) error {
+	pods, err := e.kube.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: "workflows.argoproj.io/workflow=" + wfName})
+	if err != nil {
+		return err
+	}
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		argv := mainArgv(p)
+		if done["wrapped:"+p.Name] || len(argv) < 2 || !strings.HasSuffix(argv[0], "/step-metrics") || argv[1] != "run" {
+			continue
+		}
+		done["wrapped:"+p.Name] = true
+		out := filepath.Join(e.dir, p.Name+".prom")
+		args := append([]string{}, argv[1:]...)
+		sep := -1
+		for j, a := range args {
+			if a == "--output-file" && j+1 < len(args) {
+				args[j+1] = out
+			}
+			if a == "--" && sep < 0 {
+				sep = j
+			}
+		}
+		if sep >= 0 && sep+1 < len(args) && args[sep+1] == "python" {
+			if _, err := exec.LookPath("python"); err != nil {
+				args[sep+1] = "python3"
+			}
+		}
+		cmd := exec.CommandContext(ctx, e.binary, args...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+		b, err := cmd.CombinedOutput()
+		t.Logf("wrapped step %s: %v\n%s", p.Name, err, b)
+		if err != nil {
+			return fmt.Errorf("wrapper in pod %s: %v", p.Name, err)
+		}
+		text, err := os.ReadFile(out)
+		if err != nil {
+			return err
+		}
+		nodeID := p.Annotations["workflows.argoproj.io/node-id"]
+		if nodeID == "" {
+			return fmt.Errorf("pod %s has no node-id annotation", p.Name)
+		}
+		tr := &wfv1.WorkflowTaskResult{
+			ObjectMeta: metav1.ObjectMeta{Name: nodeID, Namespace: namespace, Labels: map[string]string{
+				"workflows.argoproj.io/workflow":                 wfName,
+				"workflows.argoproj.io/report-outputs-completed": "true",
+			}},
+			NodeResult: wfv1.NodeResult{Phase: wfv1.NodeSucceeded, Outputs: &wfv1.Outputs{
+				Parameters: []wfv1.Parameter{{Name: "step-metrics", Value: wfv1.AnyStringPtr(string(text))}},
+			}},
+		}
+		if _, err := e.argo.ArgoprojV1alpha1().WorkflowTaskResults(namespace).Create(ctx, tr, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("task result for %s: %v", p.Name, err)
+		}
+	}
+	return nil
+}
+
+// checkWrappedStep: what the wrapped command and the wrapper measured went
+// from the step's output parameter, through the controller's status, to the
+// run's group.
+func (e *env) checkWrappedStep(t *testing.T, wf *wfv1.Workflow) {
+	t.Helper()
+	fams := e.pg.Scrape(t)
+	m := map[string]string{"workflow_id": string(wf.UID), "step": "train"}
+	if s := testenv.Series(fams, "pipeline_custom_training_seconds", m); len(s) != 1 || s[0].Value < 5 {
+		t.Errorf("training_seconds from the child: %+v", s)
+	}
+	m["split"] = "test"
+	if s := testenv.Series(fams, "pipeline_custom_accuracy", m); len(s) != 1 || s[0].Value != 0.93 {
+		t.Errorf("accuracy from the child: %+v", s)
+	}
+	delete(m, "split")
+	if s := testenv.Series(fams, "pipeline_custom_command_duration_seconds", m); len(s) != 1 || s[0].Value < 5 {
+		t.Errorf("the wrapper's wall time: %+v", s)
+	}
+	if s := testenv.Series(fams, "pipeline_custom_command_exit_code", m); len(s) != 1 || s[0].Value != 0 {
+		t.Errorf("the wrapper's exit code: %+v", s)
 	}
 }
