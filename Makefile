@@ -35,7 +35,7 @@ unit:
 
 # Every fuzz target, as package:Target. Minimization is capped because the
 # seeds are whole workflows (up to 20 KB) and minimizing one takes minutes.
-FUZZ_TARGETS := ./pkg/workflow:FuzzDecodeArgo ./pkg/custom:FuzzParse
+FUZZ_TARGETS := ./pkg/workflow:FuzzDecodeArgo ./pkg/workflow:FuzzDecodeTekton ./pkg/custom:FuzzParse
 
 ## lint-manifests: templates/ and examples/workflows/ through Argo's own validator
 ## (a nested module: Argo's validate package pulls ~700 packages)

@@ -39,6 +39,8 @@ type pushOptions struct {
 	argoTokenFile string
 	argoCAFile    string
 	argoInsecure  bool
+	pipelineRun   string
+	taskRun       string
 
 	// What is pushed.
 	steps              string
@@ -77,13 +79,15 @@ func (o *pushOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.workflowName, "workflow", "w", "", "name of the Workflow to read from the Kubernetes API or Argo Server ({{workflow.name}})")
 	fs.StringVarP(&o.namespace, "namespace", "n", "", "namespace of the Workflow ({{workflow.namespace}}); also a grouping label")
 	fs.StringVar(&o.workflowUID, "workflow-uid", "", "UID of the Workflow ({{workflow.uid}}); the group's workflow_id, defaults to the object's UID")
-	fs.StringVar(&o.status, "status", "", "pipeline outcome as Argo passes it to exit handlers ({{workflow.status}}: Succeeded, Failed, Error); default: the root node's phase")
+	fs.StringVar(&o.status, "status", "", "pipeline outcome as Argo passes it to exit handlers ({{workflow.status}}: Succeeded, Failed, Error) or Tekton to finally tasks ($(tasks.status): Succeeded, Failed, Completed, None); default: from the status")
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file; default: in-cluster config, then ~/.kube/config")
 	fs.StringVar(&o.kubeContext, "context", "", "kubeconfig context")
 	fs.StringVar(&o.argoServer, "argo-server", "", "read the Workflow from this Argo Server URL (for offloaded node status) instead of the Kubernetes API")
 	fs.StringVar(&o.argoTokenFile, "argo-token-file", "", "file holding the Argo Server bearer token")
 	fs.StringVar(&o.argoCAFile, "argo-ca-file", "", "PEM CA bundle for Argo Server's certificate")
 	fs.BoolVar(&o.argoInsecure, "argo-insecure-skip-verify", false, "do not check Argo Server's certificate")
+	fs.StringVar(&o.pipelineRun, "pipeline-run", "", "name of the Tekton PipelineRun to read, with its TaskRuns, from the Kubernetes API ($(context.pipelineRun.name))")
+	fs.StringVar(&o.taskRun, "task-run", "", "Tekton TaskRun to leave out of the metrics: step-metrics' own finally task ($(context.taskRun.name))")
 
 	fs.StringVar(&o.steps, "steps", "node", "step series: node (one per step attempt), template (count/sum/max per template, for big fan-outs) or none")
 	fs.StringArrayVarP(&o.labels, "label", "l", nil, "extra label name=value on every series (repeatable)")
@@ -112,27 +116,38 @@ func (o *pushOptions) addFlags(fs *pflag.FlagSet) {
 // validate checks the flags that need no I/O.
 func (o *pushOptions) validate() error {
 	sources := 0
-	for _, set := range []bool{o.example, o.workflowFile != "", o.workflowName != ""} {
+	for _, set := range []bool{o.example, o.workflowFile != "", o.workflowName != "", o.pipelineRun != ""} {
 		if set {
 			sources++
 		}
 	}
 	switch {
 	case sources == 0:
-		return errors.New("say which run: --workflow-file FILE, --workflow NAME --namespace NS, or --example")
+		return errors.New("say which run: --workflow-file FILE, --workflow NAME --namespace NS, --pipeline-run NAME --namespace NS, or --example")
 	case sources > 1:
-		return errors.New("--example, --workflow-file and --workflow exclude each other")
+		return errors.New("--example, --workflow-file, --workflow and --pipeline-run exclude each other")
 	case o.workflowName != "" && o.namespace == "":
 		return errors.New("--workflow needs --namespace")
+	case o.pipelineRun != "" && o.namespace == "":
+		return errors.New("--pipeline-run needs --namespace")
+	case o.pipelineRun != "" && o.argoServer != "":
+		return errors.New("--argo-server reads Argo Workflows; --pipeline-run reads from the Kubernetes API")
+	case o.taskRun != "" && (o.example || o.workflowName != ""):
+		return errors.New("--task-run is for Tekton runs (--pipeline-run, or a Tekton --workflow-file)")
 	}
 	switch wfv1.NodePhase(o.status) {
 	case wfv1.NodeSucceeded, wfv1.NodeFailed, wfv1.NodeError:
-	case "", wfv1.NodeRunning, wfv1.NodePending:
+	case "", wfv1.NodeRunning, wfv1.NodePending, tektonStatusNone:
 		// Not an outcome: {{workflow.status}} outside an exit handler (a
-		// step-level hook, a plain step). The root node's phase decides.
+		// step-level hook, a plain step), or Tekton's None. The status
+		// decides.
 		o.status = ""
+	case tektonStatusCompleted:
 	default:
-		return fmt.Errorf("--status %q: want Succeeded, Failed or Error (Running and Pending mean: from the status)", o.status)
+		return fmt.Errorf("--status %q: want Succeeded, Failed or Error (Running and Pending mean: from the status), or Tekton's Succeeded, Failed, Completed or None", o.status)
+	}
+	if err := o.checkStatus(o.pipelineRun != "", o.pipelineRun != "" || o.example || o.workflowName != ""); err != nil {
+		return err
 	}
 	if _, err := metrics.ParseStepMode(o.steps); err != nil {
 		return fmt.Errorf("--steps: %w", err)
@@ -291,7 +306,14 @@ func (o *pushOptions) run(ctx context.Context, log *slog.Logger, stdin io.Reader
 // and returns the read error. A nil run means: exit with code.
 func (o *pushOptions) readRun(ctx context.Context, log *slog.Logger, stdin io.Reader) (*workflow.Run, int, error) {
 	data, fromFile, err := o.read(ctx, stdin)
+	if o.pipelineRun != "" || (err == nil && fromFile && workflow.IsTekton(data)) {
+		return o.readTektonRun(ctx, log, data, fromFile, err)
+	}
 	if err == nil {
+		if serr := o.checkStatus(false, true); serr != nil {
+			log.Error("bad flags", "err", serr)
+			return nil, exitUsage, serr
+		}
 		var wf *wfv1.Workflow
 		var warnings []string
 		wf, warnings, err = workflow.DecodeArgo(data)
@@ -326,6 +348,10 @@ func (o *pushOptions) read(ctx context.Context, stdin io.Reader) ([]byte, bool, 
 	}
 	rctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
+	if o.pipelineRun != "" {
+		b, err := source.Kubernetes{Kubeconfig: o.kubeconfig, Context: o.kubeContext}.GetPipelineRun(rctx, o.namespace, o.pipelineRun)
+		return b, false, err
+	}
 	if o.argoServer != "" {
 		b, err := source.ArgoServer{URL: o.argoServer, TokenFile: o.argoTokenFile, CAFile: o.argoCAFile, InsecureSkipVerify: o.argoInsecure}.
 			GetWorkflow(rctx, o.namespace, o.workflowName)

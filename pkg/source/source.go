@@ -1,6 +1,7 @@
 // Package source fetches the raw status object of a pipeline run: from a
 // file or stdin, from the Kubernetes API (in-cluster or kubeconfig, through
-// Argo's own clientset), or from Argo Server's REST API for installations
+// Argo's own clientset; Tekton PipelineRuns and their TaskRuns through a
+// plain REST client), or from Argo Server's REST API for installations
 // that offload node status to a database. It returns bytes; decoding is
 // package workflow's job, so every source goes through the same lenient
 // decoder.
@@ -53,7 +54,7 @@ func ReadFile(path string, stdin io.Reader) ([]byte, error) {
 	return b, nil
 }
 
-// Kubernetes reads Workflows from the Kubernetes API.
+// Kubernetes reads Workflows (and Tekton PipelineRuns) from the Kubernetes API.
 type Kubernetes struct {
 	// Kubeconfig is a kubeconfig path; empty means in-cluster config, then
 	// the default loading rules ($KUBECONFIG, ~/.kube/config).

@@ -11,6 +11,21 @@
 //	wf, warnings, err := workflow.DecodeArgo(data)
 //	run := workflow.FromArgo(wf, workflow.ArgoOptions{})
 //	for _, s := range run.Steps { fmt.Println(s.Name, s.Result, s.Duration) }
+//
+// Tekton is read the same way: DecodeTekton reads a PipelineRun and its
+// TaskRuns (one object, a multi-document stream or a List), FromTekton
+// turns them into the same Run, so both engines give the same metrics.
+//
+//	tr, warnings, err := workflow.DecodeTekton(data)
+//	run := workflow.FromTekton(tr, workflow.TektonOptions{Status: "Succeeded", SelfTaskRun: "run-x-step-metrics"})
+//
+// Unlike Argo's, Tekton's objects are decoded into small local types
+// (PipelineRun, TaskRun and the fields step-metrics reads), not into
+// tektoncd/pipeline's: that module pulls ~470 packages (knative, cel-go)
+// into a tool that needs a dozen fields, and its types refuse real objects
+// in a strict decode (v1 PipelineRuns still carrying v1beta1 fields such as
+// spec.serviceAccountName). The local types read tekton.dev/v1 and
+// v1beta1 (whose status.taskRuns embeds the TaskRun statuses) alike.
 package workflow
 
 import (
@@ -75,7 +90,8 @@ type Run struct {
 	Labels, Annotations map[string]string
 	// Steps are the units of work, sorted by start time, then name, then ID.
 	Steps []Step
-	// Retries are the retried steps (Argo Retry nodes), sorted by ID.
+	// Retries are the retried steps (Argo Retry nodes, retried Tekton
+	// TaskRuns), sorted by ID.
 	Retries []Retry
 	// StepsUnavailable is set when the run's step status could not be read
 	// (for instance offloaded to Argo's database); only pipeline-level
@@ -94,7 +110,8 @@ type Step struct {
 	Name string
 	// Template names the template (or task) the step ran.
 	Template string
-	// Type is the engine's raw node type (Pod, Container, Suspend...).
+	// Type is the engine's raw node type (Pod, Container, Suspend...), or
+	// for Tekton TaskRun or Step (a step container of a TaskRun).
 	Type string
 	// Kind classifies the step.
 	Kind Kind
@@ -121,7 +138,8 @@ type Step struct {
 	Outputs map[string]string
 }
 
-// Retry is a step that the engine retried: an Argo Retry node.
+// Retry is a step that the engine retried: an Argo Retry node, or a Tekton
+// TaskRun with a retriesStatus.
 type Retry struct {
 	// ID is the Retry node's ID.
 	ID string
