@@ -28,7 +28,11 @@ var tektonGroupVersion = schema.GroupVersion{Group: "tekton.dev", Version: "v1"}
 // (tektoncd/pipeline) is not a dependency, and raw bytes let the lenient
 // decoder read objects from any Tekton version. The service account needs
 // get on pipelineruns and list on taskruns in API group tekton.dev.
-func (k Kubernetes) GetPipelineRun(ctx context.Context, namespace, name string) ([]byte, error) {
+// rawClient is a REST client for one API group version that returns objects
+// as raw bytes and decodes only metav1.Status (error answers). It stands in
+// for generated clientsets, which would add megabytes to the binary and
+// refuse objects from newer versions.
+func (k Kubernetes) rawClient(gv schema.GroupVersion) (*rest.RESTClient, error) {
 	cfg, err := k.RESTConfig()
 	if err != nil {
 		return nil, err
@@ -36,15 +40,21 @@ func (k Kubernetes) GetPipelineRun(ctx context.Context, namespace, name string) 
 	cfg = rest.CopyConfig(cfg)
 	cfg.UserAgent = "step-metrics"
 	cfg.APIPath = "/apis"
-	cfg.GroupVersion = &tektonGroupVersion
-	// Only metav1.Status needs decoding (error answers); the objects
-	// themselves are returned raw.
+	cfg.GroupVersion = &gv
 	scheme := runtime.NewScheme()
 	metav1.AddToGroupVersion(scheme, schema.GroupVersion{Version: "v1"})
 	cfg.NegotiatedSerializer = serializer.NewCodecFactory(scheme).WithoutConversion()
 	rc, err := rest.RESTClientFor(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("tekton rest client: %w", err)
+		return nil, fmt.Errorf("%s REST client: %w", gv.Group, err)
+	}
+	return rc, nil
+}
+
+func (k Kubernetes) GetPipelineRun(ctx context.Context, namespace, name string) ([]byte, error) {
+	rc, err := k.rawClient(tektonGroupVersion)
+	if err != nil {
+		return nil, err
 	}
 
 	res := rc.Get().Namespace(namespace).Resource("pipelineruns").Name(name).Do(ctx)
