@@ -40,6 +40,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runPush(ctx, args[1:], stdin, stdout, stderr)
 	case "run":
 		return runRun(ctx, args[1:], stdin, stdout, stderr)
+	case "prune":
+		return runPrune(ctx, args[1:], stdout, stderr)
 	case "install":
 		return runInstall(args[1:], stdout, stderr)
 	case "version", "--version":
@@ -62,10 +64,12 @@ Usage:
   step-metrics run [flags] -- COMMAND [ARGS...]
                                 run a step's command, record its time, CPU, memory
                                 and exit code (plus what it writes to $STEP_METRICS_FILE)
+  step-metrics prune [flags]    delete the Pushgateway groups of runs older than --max-age
   step-metrics install DIR      copy this binary to DIR/step-metrics (for an initContainer)
   step-metrics version          print the version
   step-metrics help             this text
 
-Run "step-metrics push --help" or "step-metrics run --help" for the flags.
+Run "step-metrics push --help", "step-metrics run --help" or
+"step-metrics prune --help" for the flags.
 `)
 }

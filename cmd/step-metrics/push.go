@@ -166,7 +166,7 @@ func (o *pushOptions) validate() error {
 		}
 		u, err := url.Parse(o.pushgateway)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("--pushgateway %q: want an http:// or https:// URL", o.pushgateway)
+			return fmt.Errorf("--pushgateway %q: want an http:// or https:// URL", redactURL(o.pushgateway))
 		}
 		if u.User != nil {
 			return errors.New("--pushgateway: put no credentials in the URL; use --username with --password-file, or --bearer-token-file")

@@ -8,8 +8,8 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// TestREADMEFlags checks that every flag of push and run is documented in
-// the README; run's in its own section.
+// TestREADMEFlags checks that every flag of push, run and prune is
+// documented in the README; run's and prune's in their own sections.
 func TestREADMEFlags(t *testing.T) {
 	b, err := os.ReadFile("../../README.md")
 	if err != nil {
@@ -23,6 +23,12 @@ func TestREADMEFlags(t *testing.T) {
 		t.Fatal("README has no section \"Flags and exit codes of `run`\"")
 	}
 	runSection, _, _ = strings.Cut(runSection, "\n## ")
+	var pr pruneOptions
+	_, pruneSection, ok := strings.Cut(readme, "\n## Pruning\n")
+	if !ok {
+		t.Fatal("README has no section \"Pruning\"")
+	}
+	pruneSection, _, _ = strings.Cut(pruneSection, "\n## ")
 	for _, c := range []struct {
 		name string
 		add  func(*pflag.FlagSet)
@@ -31,6 +37,7 @@ func TestREADMEFlags(t *testing.T) {
 	}{
 		{"push", po.addFlags, readme, 30},
 		{"run", ro.addFlags, runSection, 20},
+		{"prune", pr.addFlags, pruneSection, 20},
 	} {
 		fs := pflag.NewFlagSet(c.name, pflag.ContinueOnError)
 		c.add(fs)

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net"
 	"os"
@@ -133,4 +134,17 @@ func writePEM(t testing.TB, path, typ string, der []byte) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// verifySignedBy is a tls.Config.VerifyPeerCertificate that accepts a
+// leaf certificate signed by the CA, whatever its dates and names.
+func (ca *CA) verifySignedBy(rawCerts [][]byte, _ [][]*x509.Certificate) error {
+	if len(rawCerts) == 0 {
+		return errors.New("no certificate")
+	}
+	leaf, err := x509.ParseCertificate(rawCerts[0])
+	if err != nil {
+		return err
+	}
+	return leaf.CheckSignatureFrom(ca.cert)
 }

@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -72,6 +73,13 @@ type PushgatewayOptions struct {
 	Args []string
 	// Addr is the host:port to listen on; default a free loopback port.
 	Addr string
+	// PersistenceFile, when set, is where the Pushgateway keeps its groups
+	// across restarts (written on SIGTERM, see Stop); default: nowhere.
+	PersistenceFile string
+	// ServerCert tunes the server certificate issued by TLS (an expired
+	// one, other names). The readiness check and Client then only check
+	// that TLS signed it.
+	ServerCert CertOptions
 }
 
 // Pushgateway is a running Pushgateway process.
@@ -85,6 +93,7 @@ type Pushgateway struct {
 	Client *http.Client
 	cmd    *exec.Cmd
 	log    *syncBuffer
+	done   chan struct{} // closed when the process has exited
 }
 
 type syncBuffer struct {
@@ -141,16 +150,22 @@ func startPushgateway(t testing.TB, bin, dir string, opts PushgatewayOptions) (*
 	}
 	args := []string{
 		"--web.listen-address=" + addr,
-		"--persistence.file=",
+		"--persistence.file=" + opts.PersistenceFile,
 		"--web.enable-admin-api",
 		"--log.level=warn",
 	}
 	pg := &Pushgateway{Addr: addr, URL: "http://" + addr, log: &syncBuffer{}}
 	client := &http.Client{Timeout: 5 * time.Second}
 	if opts.TLS != nil {
-		cert, key := opts.TLS.Issue(t, "pushgateway", false)
+		cert, key := opts.TLS.IssueWith(t, "pushgateway", false, opts.ServerCert)
 		cfg := fmt.Sprintf("tls_server_config:\n  cert_file: %s\n  key_file: %s\n", cert, key)
 		tlsCfg := &tls.Config{RootCAs: opts.TLS.Pool()}
+		if sc := opts.ServerCert; !sc.NotBefore.IsZero() || !sc.NotAfter.IsZero() || len(sc.DNSNames) > 0 || len(sc.IPs) > 0 {
+			// A certificate made to be refused (expired, other names):
+			// the test's own client only checks that the CA signed it.
+			tlsCfg.InsecureSkipVerify = true
+			tlsCfg.VerifyPeerCertificate = opts.TLS.verifySignedBy
+		}
 		if opts.ClientCA != nil {
 			cfg += fmt.Sprintf("  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: %s\n", opts.ClientCA.CertFile)
 			ccert, ckey := opts.ClientCA.Issue(t, "test-client", true)
@@ -176,11 +191,12 @@ func startPushgateway(t testing.TB, bin, dir string, opts PushgatewayOptions) (*
 		return nil, fmt.Errorf("%s: %w", bin, err)
 	}
 	pg.cmd = cmd
+	pg.done = make(chan struct{})
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	go func() { exited <- cmd.Wait(); close(pg.done) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		<-exited
+		<-pg.done
 		if t.Failed() {
 			t.Logf("pushgateway log:\n%s", pg.log.String())
 		}
@@ -204,6 +220,23 @@ func startPushgateway(t testing.TB, bin, dir string, opts PushgatewayOptions) (*
 	}
 	_ = cmd.Process.Kill()
 	return nil, fmt.Errorf("pushgateway on %s not ready after 15s: %s", addr, pg.log.String())
+}
+
+// PID is the Pushgateway's process ID (for /proc/PID/status).
+func (p *Pushgateway) PID() int { return p.cmd.Process.Pid }
+
+// Stop asks the Pushgateway to shut down (SIGTERM: it writes its
+// persistence file, if it has one) and waits until it has exited.
+func (p *Pushgateway) Stop(t testing.TB) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("stop pushgateway: %v", err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("pushgateway did not exit within 30s of SIGTERM")
+	}
 }
 
 // Log returns what the Pushgateway printed so far.

@@ -45,6 +45,9 @@ type ClientConfig struct {
 	Username, PasswordFile string
 	// Headers are sent with every request.
 	Headers http.Header
+	// MaxIdleConns is how many idle connections to keep for reuse; 0 means
+	// 2. Set it to the number of requests sent at once.
+	MaxIdleConns int
 }
 
 // NewClient returns an *http.Client for the Pushgateway: TLS as
@@ -100,13 +103,18 @@ func NewClient(cfg ClientConfig) (*http.Client, error) {
 		}
 		headers.Set("Authorization", basicAuth(cfg.Username, pw))
 	}
+	idle := cfg.MaxIdleConns
+	if idle <= 0 {
+		idle = 2
+	}
 	transport := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		TLSClientConfig:       tlsCfg,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: 30 * time.Second,
-		MaxIdleConns:          2,
+		MaxIdleConns:          idle,
+		MaxIdleConnsPerHost:   idle,
 		IdleConnTimeout:       30 * time.Second,
 		ForceAttemptHTTP2:     true,
 	}

@@ -62,7 +62,7 @@ func Push(ctx context.Context, t Target, g prometheus.Gatherer, doer push.HTTPDo
 		p = p.Grouping(l.Name, l.Value)
 	}
 	if err := p.PushContext(ctx); err != nil {
-		return describe(err, rd.Attempts())
+		return describe("push", err, rd.Attempts())
 	}
 	return nil
 }
@@ -80,7 +80,7 @@ func Delete(ctx context.Context, t Target, doer push.HTTPDoer, retry Retry) erro
 		p = p.Grouping(l.Name, l.Value)
 	}
 	if err := p.Delete(); err != nil {
-		return describe(err, rd.Attempts())
+		return describe("delete", err, rd.Attempts())
 	}
 	return nil
 }
@@ -95,12 +95,12 @@ func (d ctxDoer) Do(req *http.Request) (*http.Response, error) {
 	return d.next.Do(req.WithContext(d.ctx))
 }
 
-func describe(err error, attempts int) error {
-	msg := strings.TrimSpace(err.Error())
+func describe(op string, err error, attempts int) error {
+	msg := strings.TrimSpace(err.Error()) + Hint(err)
 	if attempts > 1 {
-		return fmt.Errorf("push failed after %d attempts: %s", attempts, msg)
+		return fmt.Errorf("%s failed after %d attempts: %s", op, attempts, msg)
 	}
-	return fmt.Errorf("push failed: %s", msg)
+	return fmt.Errorf("%s failed: %s", op, msg)
 }
 
 // Group renders the target's grouping key for logs and messages:
@@ -154,7 +154,7 @@ func (r *RetryingDoer) Do(req *http.Request) (*http.Response, error) {
 		}
 		r.attempts++
 		resp, err := r.Next.Do(attemptReq)
-		retryable := err != nil || resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests
+		retryable := (err != nil && !isFinal(err)) || (err == nil && (resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests))
 		if !retryable || r.attempts >= max || ctx.Err() != nil || (r.attempts > 0 && req.Body != nil && req.GetBody == nil) {
 			return resp, err
 		}

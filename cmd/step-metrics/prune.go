@@ -1,0 +1,267 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/step-metrics/step-metrics/pkg/metrics"
+	"github.com/step-metrics/step-metrics/pkg/prune"
+	"github.com/step-metrics/step-metrics/pkg/push"
+)
+
+// pruneOptions are the flags of `step-metrics prune`.
+type pruneOptions struct {
+	// Which groups.
+	job              string
+	selectors        []string
+	maxAge           time.Duration
+	maxAgeUnfinished time.Duration
+
+	// How.
+	pushgateway     string
+	dryRun          bool
+	concurrency     int
+	timeout         time.Duration
+	retries         int
+	strict          bool
+	caFile          string
+	certFile        string
+	keyFile         string
+	serverName      string
+	insecure        bool
+	bearerTokenFile string
+	username        string
+	passwordFile    string
+	headers         []string
+
+	logLevel  string
+	logFormat string
+}
+
+var pruneEnvAliases = map[string][]string{
+	"pushgateway": {"PUSHGATEWAY_URL"},
+}
+
+func (o *pruneOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.job, "job", "step-metrics", "job label of the groups to prune; groups of other jobs are never touched")
+	fs.StringArrayVarP(&o.selectors, "selector", "s", nil, "only groups with this label name=value, e.g. namespace=ml (repeatable; all must match)")
+	fs.DurationVar(&o.maxAge, "max-age", 7*24*time.Hour, "delete a finished run's groups once its last push is older than this")
+	fs.DurationVar(&o.maxAgeUnfinished, "max-age-unfinished", 30*24*time.Hour, "delete the groups of a run still in progress when last pushed only once older than this")
+
+	fs.StringVar(&o.pushgateway, "pushgateway", "", "Pushgateway base URL, e.g. http://pushgateway.monitoring:9091")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "print the groups it would delete, one per line, and delete nothing")
+	fs.IntVar(&o.concurrency, "concurrency", 8, "deletions in flight at once")
+	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "deadline for the whole prune: listing and every deletion, retries included")
+	fs.IntVar(&o.retries, "retries", 4, "retries after a failed request (network errors, 5xx, 429; 4xx is final)")
+	fs.BoolVar(&o.strict, "strict", false, "exit 1 when the groups cannot be listed or a deletion fails (default: warn and exit 0)")
+	fs.StringVar(&o.caFile, "ca-file", "", "PEM CA bundle trusted for the Pushgateway, in addition to the system's")
+	fs.StringVar(&o.certFile, "cert-file", "", "client certificate (PEM) for mTLS")
+	fs.StringVar(&o.keyFile, "key-file", "", "client key (PEM) for mTLS")
+	fs.StringVar(&o.serverName, "tls-server-name", "", "name expected in the Pushgateway's certificate")
+	fs.BoolVar(&o.insecure, "insecure-skip-verify", false, "do not check the Pushgateway's certificate (testing only)")
+	fs.StringVar(&o.bearerTokenFile, "bearer-token-file", "", "file holding a bearer token for the Pushgateway")
+	fs.StringVar(&o.username, "username", "", "basic auth user for the Pushgateway")
+	fs.StringVar(&o.passwordFile, "password-file", "", "file holding the basic auth password")
+	fs.StringArrayVarP(&o.headers, "header", "H", nil, "extra HTTP header \"Name: value\" for the Pushgateway (repeatable)")
+
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+}
+
+// validate checks the flags that need no I/O.
+func (o *pruneOptions) validate() error {
+	if o.job == "" {
+		return errors.New("--job is empty")
+	}
+	if _, err := o.selector(); err != nil {
+		return err
+	}
+	switch {
+	case o.maxAge <= 0:
+		return errors.New("--max-age must be positive")
+	case o.maxAgeUnfinished < o.maxAge:
+		return fmt.Errorf("--max-age-unfinished (%v) must be at least --max-age (%v): runs in progress are kept longer, never shorter", o.maxAgeUnfinished, o.maxAge)
+	}
+	if o.pushgateway == "" {
+		return errors.New("no Pushgateway: give --pushgateway URL (or $PUSHGATEWAY_URL)")
+	}
+	u, err := url.Parse(o.pushgateway)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--pushgateway %q: want an http:// or https:// URL", redactURL(o.pushgateway))
+	}
+	if u.User != nil {
+		return errors.New("--pushgateway: put no credentials in the URL; use --username with --password-file, or --bearer-token-file")
+	}
+	if o.concurrency < 1 || o.concurrency > 256 {
+		return errors.New("--concurrency must be between 1 and 256")
+	}
+	if o.timeout <= 0 {
+		return errors.New("--timeout must be positive")
+	}
+	if o.retries < 0 || o.retries > 20 {
+		return errors.New("--retries must be between 0 and 20")
+	}
+	for _, h := range o.headers {
+		if _, _, err := push.ParseHeader(h); err != nil {
+			return fmt.Errorf("--header: %w", err)
+		}
+	}
+	if _, err := parseLevel(o.logLevel); err != nil {
+		return err
+	}
+	if o.logFormat != "text" && o.logFormat != "json" {
+		return fmt.Errorf("--log-format %q: want text or json", o.logFormat)
+	}
+	return nil
+}
+
+// selector parses --selector. Any valid label name may be selected on,
+// the reserved ones (namespace, workflow_id) above all.
+func (o *pruneOptions) selector() (map[string]string, error) {
+	sel := map[string]string{}
+	for _, s := range o.selectors {
+		name, value, ok := strings.Cut(s, "=")
+		if !ok || name == "" || metrics.SanitizeLabelName(name) != name {
+			return nil, fmt.Errorf("--selector %q: want name=value with a valid label name", s)
+		}
+		if name == "job" {
+			return nil, errors.New("--selector job=...: use --job")
+		}
+		if prev, dup := sel[name]; dup && prev != value {
+			return nil, fmt.Errorf("--selector %s given twice with different values: no group can match", name)
+		}
+		sel[name] = value
+	}
+	return sel, nil
+}
+
+func runPrune(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var o pruneOptions
+	fs := pflag.NewFlagSet("step-metrics prune", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.SortFlags = false
+	o.addFlags(fs)
+	annotateEnv(fs, pruneEnvAliases)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `Usage: step-metrics prune [flags]
+
+Deletes the Pushgateway groups of runs whose last push is older than
+--max-age (--max-age-unfinished for runs still in progress when they were
+last pushed), only of --job and the --selector labels. A run's groups (its
+own and its steps') are kept or deleted together.
+Every flag falls back to the environment variable in brackets.
+
+Flags:
+%s`, fs.FlagUsages())
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "step-metrics prune: %v\nRun \"step-metrics prune --help\" for the flags.\n", err)
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "step-metrics prune: unexpected arguments %q\n", fs.Args())
+		return exitUsage
+	}
+	if err := applyEnv(fs, pruneEnvAliases); err != nil {
+		fmt.Fprintf(stderr, "step-metrics prune: %v\n", err)
+		return exitUsage
+	}
+	if err := o.validate(); err != nil {
+		fmt.Fprintf(stderr, "step-metrics prune: %v\n", err)
+		return exitUsage
+	}
+	log := newLogger(stderr, o.logLevel, o.logFormat)
+	log.Debug("starting", "version", version)
+	return o.run(ctx, log, stdout)
+}
+
+// failSafe logs err and returns the exit code: 0 unless --strict.
+func (o *pruneOptions) failSafe(log *slog.Logger, msg string, err error) int {
+	if o.strict {
+		log.Error(msg, "err", err)
+		return exitFailed
+	}
+	log.Warn(msg+"; exiting 0 (use --strict to fail)", "err", err)
+	return exitOK
+}
+
+// maxFailureLines caps the per-group failure lines; the summary counts all.
+const maxFailureLines = 5
+
+func (o *pruneOptions) run(ctx context.Context, log *slog.Logger, stdout io.Writer) int {
+	start := time.Now()
+	sel, _ := o.selector()
+	h := http.Header{}
+	for _, s := range o.headers {
+		name, value, _ := push.ParseHeader(s)
+		h.Add(name, value)
+	}
+	client, err := push.NewClient(push.ClientConfig{
+		CAFile: o.caFile, CertFile: o.certFile, KeyFile: o.keyFile, ServerName: o.serverName, InsecureSkipVerify: o.insecure,
+		BearerTokenFile: o.bearerTokenFile, Username: o.username, PasswordFile: o.passwordFile, Headers: h,
+		MaxIdleConns: o.concurrency,
+	})
+	if err != nil {
+		return o.failSafe(log, "cannot set up the Pushgateway client", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	retry := push.DefaultRetry
+	retry.MaxAttempts = o.retries + 1
+
+	// Ages are measured from before the listing: a slow answer never makes
+	// a group look older than it was.
+	now := time.Now()
+	groups, err := prune.List(pctx, o.pushgateway, client, retry)
+	if err != nil {
+		return o.failSafe(log, "cannot list the Pushgateway's groups; nothing deleted", err)
+	}
+	plan := prune.Select(groups, prune.Policy{Job: o.job, Selector: sel, MaxAge: o.maxAge, MaxAgeUnfinished: o.maxAgeUnfinished, Now: now})
+	log.Debug("listed", "groups", plan.Listed, "matched", plan.Matched, "stale", len(plan.Delete), "took", time.Since(start).Round(time.Millisecond).String())
+	summary := []any{"version", version, "pushgateway", redactURL(o.pushgateway), "job", o.job,
+		"listed", plan.Listed, "matched", plan.Matched, "kept", plan.Kept, "kept_unfinished", plan.KeptUnfinished}
+
+	if o.dryRun {
+		for _, c := range plan.Delete {
+			state := "finished"
+			if c.Unfinished {
+				state = "unfinished"
+			}
+			fmt.Fprintf(stdout, "%s last_push=%s age=%s %s\n", c.Key(), c.LastPush().UTC().Format(time.RFC3339), c.Age.Round(time.Second), state)
+		}
+		log.Info("dry run: deleted nothing", append(summary, "would_delete", len(plan.Delete), "took", time.Since(start).Round(time.Millisecond).String())...)
+		return exitOK
+	}
+
+	res := prune.Delete(pctx, o.pushgateway, plan.Delete, client, retry, o.concurrency)
+	for i, f := range res.Failed {
+		if i == maxFailureLines {
+			log.Warn("more groups not deleted", "count", len(res.Failed)-maxFailureLines)
+			break
+		}
+		log.Warn("group not deleted", "group", f.Group.Key(), "err", f.Err)
+	}
+	summary = append(summary, "deleted", res.Deleted, "failed", len(res.Failed), "took", time.Since(start).Round(time.Millisecond).String())
+	if len(res.Failed) > 0 {
+		if o.strict {
+			log.Error("pruned, with failures", summary...)
+			return exitFailed
+		}
+		log.Warn("pruned, with failures; exiting 0 (use --strict to fail)", summary...)
+		return exitOK
+	}
+	log.Info("pruned", summary...)
+	return exitOK
+}
