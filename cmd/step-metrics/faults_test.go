@@ -10,6 +10,7 @@ package main
 // nobody listens on.
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
@@ -319,10 +320,18 @@ func TestPruneFaults(t *testing.T) {
 				args := []string{"prune", "--pushgateway", "http://" + proxy.Addr, "--max-age", "1ms", "--timeout", "3s", "--retries", fmt.Sprint(tt.retries)}
 				want := 0
 				if strict {
-					args, want = append(args, "--strict"), 1
+					// --log-format json too: every line, client-go's included, is JSON.
+					args, want = append(args, "--strict", "--log-format", "json"), 1
 				}
 				r := runCLI(t, nil, nil, args...)
 				r.want(t, want)
+				if strict {
+					for _, line := range strings.Split(strings.TrimSpace(r.stderr), "\n") {
+						if !json.Valid([]byte(line)) {
+							t.Errorf("--log-format json: a line is not JSON: %q", line)
+						}
+					}
+				}
 				if r.took > tt.within {
 					t.Errorf("took %v, want at most %v", r.took, tt.within)
 				}
@@ -486,10 +495,18 @@ func TestReadFaults(t *testing.T) {
 				}
 				want := 0
 				if strict {
-					args, want = append(args, "--strict"), 1
+					// --log-format json too: every line, client-go's included, is JSON.
+					args, want = append(args, "--strict", "--log-format", "json"), 1
 				}
 				r := runCLI(t, nil, nil, args...)
 				r.want(t, want)
+				if strict {
+					for _, line := range strings.Split(strings.TrimSpace(r.stderr), "\n") {
+						if !json.Valid([]byte(line)) {
+							t.Errorf("--log-format json: a line is not JSON: %q", line)
+						}
+					}
+				}
 				if r.took > timeout+3*time.Second {
 					t.Errorf("took %v with --timeout %v", r.took, timeout)
 				}

@@ -17,6 +17,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/step-metrics/step-metrics/internal/example"
+	"k8s.io/klog/v2"
+
 	"github.com/step-metrics/step-metrics/pkg/custom"
 	"github.com/step-metrics/step-metrics/pkg/metrics"
 	"github.com/step-metrics/step-metrics/pkg/push"
@@ -436,8 +438,14 @@ func parseLevel(s string) (slog.Level, error) {
 func newLogger(w io.Writer, level, format string) *slog.Logger {
 	l, _ := parseLevel(level)
 	opts := &slog.HandlerOptions{Level: l}
+	var log *slog.Logger
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		log = slog.New(slog.NewJSONHandler(w, opts))
+	} else {
+		log = slog.New(slog.NewTextHandler(w, opts))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	// client-go logs through klog, straight to stderr; route it through
+	// ours so --log-format json stays JSON.
+	klog.SetSlogLogger(log.With("component", "client-go"))
+	return log
 }
