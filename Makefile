@@ -6,7 +6,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 FUZZTIME  ?= 10s
 
-.PHONY: all build example test test-deps vet fmt-check unit lint-manifests fuzz-short e2e-argo fuzz update-golden clean
+.PHONY: all build example test test-deps vet fmt-check unit lint-manifests fuzz-short e2e-argo fuzz update-golden clean bench bench-quick
 
 all: build
 
@@ -18,8 +18,16 @@ build:
 example:
 	$(GO) run ./cmd/step-metrics push --example --dry-run
 
-## test: every test: deps, vet, format, unit + e2e tests, short fuzz runs
-test: test-deps vet fmt-check unit lint-manifests fuzz-short e2e-argo
+## test: every test: deps, vet, format, unit + e2e tests, short fuzz runs, brief benchmarks
+test: test-deps vet fmt-check unit lint-manifests fuzz-short e2e-argo bench-quick
+
+## bench: the full benchmark (100 to 50,000 nodes, against jq+curl and a naive client; ~15 min on 2 cores): bench/results.md
+bench:
+	./bench/run.sh
+
+## bench-quick: the same, briefly (small sizes, few repetitions, < 1 min), so it cannot rot
+bench-quick:
+	./bench/run.sh --quick
 
 test-deps:
 	./scripts/test-deps.sh
@@ -35,7 +43,9 @@ unit:
 
 # Every fuzz target, as package:Target. Minimization is capped because the
 # seeds are whole workflows (up to 20 KB) and minimizing one takes minutes.
-FUZZ_TARGETS := ./pkg/workflow:FuzzDecodeArgo ./pkg/workflow:FuzzDecodeTekton ./pkg/custom:FuzzParse
+FUZZ_TARGETS := ./pkg/workflow:FuzzDecodeArgo ./pkg/workflow:FuzzDecodeTekton ./pkg/custom:FuzzParse \
+	./pkg/metrics:FuzzSanitizeLabelName ./pkg/metrics:FuzzSanitizeLabelValue ./pkg/metrics:FuzzParseLabel \
+	./pkg/metrics:FuzzWorkflowLabels ./pkg/push:FuzzParseHeader ./pkg/prune:FuzzDecodeList
 
 ## lint-manifests: templates/ and examples/workflows/ through Argo's own validator
 ## (a nested module: Argo's validate package pulls ~700 packages)

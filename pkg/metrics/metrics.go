@@ -153,9 +153,9 @@ func perNode(b *builder, rl labels, run *workflow.Run) {
 		if s.Attempt >= 0 {
 			kv = append(kv, "attempt", strconv.Itoa(s.Attempt))
 		}
-		sl := rl.with(kv...)
+		sl := b.with(rl, kv...)
 		if s.Result != workflow.ResultNone {
-			b.gauge(StepResult, sl.with("result", string(s.Result), "phase", s.Phase), 1)
+			b.gauge(StepResult, b.with(sl, "result", string(s.Result), "phase", s.Phase), 1)
 		}
 		if !s.Start.IsZero() && s.Kind != workflow.KindSkip {
 			b.gauge(StepStartTimestamp, sl, unixSeconds(s.Start))
@@ -169,7 +169,7 @@ func perNode(b *builder, rl labels, run *workflow.Run) {
 			}
 		}
 		for _, r := range sortedFloatKeys(s.Resources) {
-			b.gauge(StepResources, sl.with("resource", r), s.Resources[r])
+			b.gauge(StepResources, b.with(sl, "resource", r), s.Resources[r])
 		}
 	}
 	for _, r := range run.Retries {
@@ -278,23 +278,70 @@ func makeLabels(kv ...string) labels {
 // with returns a new sorted set with the name/value pairs added; an empty
 // value leaves the label out (Prometheus treats it as absent anyway).
 func (l labels) with(kv ...string) labels {
+	return l.withPairs(nil, kv)
+}
+
+// withPairs is with, taking the pairs of low-cardinality labels from
+// cache when it is not nil.
+func (l labels) withPairs(cache map[pairKey]*dto.LabelPair, kv []string) labels {
 	out := make(labels, len(l), len(l)+len(kv)/2)
 	copy(out, l)
 	for i := 0; i+1 < len(kv); i += 2 {
 		if kv[i+1] == "" {
 			continue
 		}
-		out = append(out, &dto.LabelPair{Name: proto.String(kv[i]), Value: proto.String(SanitizeLabelValue(kv[i+1]))})
+		var p *dto.LabelPair
+		if cache != nil && cachedLabels[kv[i]] {
+			k := pairKey{kv[i], kv[i+1]}
+			if p = cache[k]; p == nil {
+				p = newPair(kv[i], kv[i+1])
+				cache[k] = p
+			}
+		} else {
+			p = newPair(kv[i], kv[i+1])
+		}
+		// Insert in name order, after equal names: the sets are small.
+		j := len(out)
+		out = append(out, p)
+		for ; j > 0 && out[j-1].GetName() > kv[i]; j-- {
+			out[j] = out[j-1]
+		}
+		out[j] = p
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].GetName() < out[j].GetName() })
 	return out
 }
 
-type builder struct {
-	fams map[string]*dto.MetricFamily
+func newPair(name, value string) *dto.LabelPair {
+	return &dto.LabelPair{Name: proto.String(name), Value: proto.String(SanitizeLabelValue(value))}
 }
 
-func newBuilder() *builder { return &builder{fams: map[string]*dto.MetricFamily{}} }
+// cachedLabels are the labels with few values in a run, whose pairs a
+// builder shares between series instead of making one per series.
+var cachedLabels = map[string]bool{"result": true, "phase": true, "resource": true, "attempt": true, "node": true, "template": true}
+
+type pairKey struct{ name, value string }
+
+// builder collects metric families. Metrics, gauges and their values are
+// allocated in slabs: a run in node mode has tens of thousands of series,
+// and they all live until the push.
+type builder struct {
+	fams  map[string]*dto.MetricFamily
+	pairs map[pairKey]*dto.LabelPair
+
+	metrics []dto.Metric
+	gauges  []dto.Gauge
+	values  []float64
+	made    int
+}
+
+func newBuilder() *builder {
+	return &builder{fams: map[string]*dto.MetricFamily{}, pairs: map[pairKey]*dto.LabelPair{}}
+}
+
+// with is labels.with sharing the builder's pairs of low-cardinality labels.
+func (b *builder) with(l labels, kv ...string) labels {
+	return l.withPairs(b.pairs, kv)
+}
 
 func (b *builder) family(d Definition) *dto.MetricFamily {
 	mf := b.fams[d.Name]
@@ -311,7 +358,18 @@ func (b *builder) family(d Definition) *dto.MetricFamily {
 
 func (b *builder) gauge(d Definition, l labels, v float64) {
 	mf := b.family(d)
-	mf.Metric = append(mf.Metric, &dto.Metric{Label: l, Gauge: &dto.Gauge{Value: proto.Float64(v)}})
+	if len(b.metrics) == 0 {
+		// Slabs grow with the run: 16 series, then as many as so far, up to 1024.
+		n := min(max(b.made, 16), 1024)
+		b.metrics, b.gauges, b.values = make([]dto.Metric, n), make([]dto.Gauge, n), make([]float64, n)
+		b.made += n
+	}
+	m, g, f := &b.metrics[0], &b.gauges[0], &b.values[0]
+	b.metrics, b.gauges, b.values = b.metrics[1:], b.gauges[1:], b.values[1:]
+	*f = v
+	g.Value = f
+	m.Label, m.Gauge = l, g
+	mf.Metric = append(mf.Metric, m)
 }
 
 func (b *builder) summary(d Definition, l labels, n uint64, sum float64) {

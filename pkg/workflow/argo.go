@@ -3,6 +3,7 @@ package workflow
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -234,20 +235,22 @@ func argoSteps(run *Run, nodes wfv1.Nodes, wfName string) ([]Step, []Retry) {
 	if noStart > 0 {
 		run.warnf("%d finished step(s) lack startedAt or finishedAt; no duration for them", noStart)
 	}
-	sort.Slice(steps, func(i, j int) bool {
-		a, b := &steps[i], &steps[j]
+	slices.SortFunc(steps, func(a, b Step) int {
 		if !a.Start.Equal(b.Start) {
-			if a.Start.IsZero() || b.Start.IsZero() {
-				return b.Start.IsZero() && !a.Start.IsZero()
+			switch {
+			case a.Start.IsZero():
+				return 1
+			case b.Start.IsZero():
+				return -1
 			}
-			return a.Start.Before(b.Start)
+			return a.Start.Compare(b.Start)
 		}
-		if a.Name != b.Name {
-			return a.Name < b.Name
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
 		}
-		return a.ID < b.ID
+		return strings.Compare(a.ID, b.ID)
 	})
-	sort.Slice(retries, func(i, j int) bool { return retries[i].ID < retries[j].ID })
+	slices.SortFunc(retries, func(a, b Retry) int { return strings.Compare(a.ID, b.ID) })
 	return steps, retries
 }
 
