@@ -334,8 +334,19 @@ func TestPruneFaults(t *testing.T) {
 				}
 				left := len(groups)
 				if !tt.notListed {
-					wantSummary(t, summary(t, r.stderr), map[string]int{"listed": len(groups), "deleted": len(groups) - tt.failed, "failed": tt.failed})
-					left = tt.failed
+					sum := summary(t, r.stderr)
+					failed := tt.failed
+					if tt.failed > 0 {
+						// The 503s go to the 2nd and 3rd connections; Go's
+						// transport may dial a connection and then use an
+						// idle one instead, so 1 or 2 deletions meet them.
+						fmt.Sscan(sum["failed"], &failed)
+						if failed < 1 || failed > tt.failed {
+							t.Errorf("strict=%v: %d deletions failed, want 1..%d", strict, failed, tt.failed)
+						}
+					}
+					wantSummary(t, sum, map[string]int{"listed": len(groups), "deleted": len(groups) - failed, "failed": failed})
+					left = failed
 				}
 				deadline := time.Now().Add(5 * time.Second)
 				for len(pg.Groups(t)) != left && time.Now().Before(deadline) {
