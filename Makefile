@@ -60,10 +60,7 @@ e2e-argo:
 
 ## fuzz-short: each fuzz target for FUZZTIME (seeds: f.Add and testdata/fuzz)
 fuzz-short:
-	@set -e; for t in $(FUZZ_TARGETS); do \
-	  pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz $$name ($$pkg, $(FUZZTIME))"; \
-	  $(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s $$pkg; \
-	done
+	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz-short.sh $(FUZZ_TARGETS)
 
 fuzz:
 	$(MAKE) fuzz-short FUZZTIME=5m
