@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -55,4 +57,31 @@ func annotateEnv(fs *pflag.FlagSet, aliases map[string][]string) {
 		names := append([]string{envName(f.Name)}, aliases[f.Name]...)
 		f.Usage += " [$" + strings.Join(names, ", $") + "]"
 	})
+}
+
+// parseFlags parses a subcommand's flags (no positional arguments), applies
+// their environment fallbacks and validates them. When ok is false the
+// subcommand stops with code: 0 for --help, exitUsage for anything wrong,
+// said on stderr.
+func parseFlags(cmd string, fs *pflag.FlagSet, args []string, aliases map[string][]string, validate func() error, stderr io.Writer) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK, false
+		}
+		fmt.Fprintf(stderr, "step-metrics %s: %v\nRun \"step-metrics %s --help\" for the flags.\n", cmd, err, cmd)
+		return exitUsage, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "step-metrics %s: unexpected arguments %q\n", cmd, fs.Args())
+		return exitUsage, false
+	}
+	if err := applyEnv(fs, aliases); err != nil {
+		fmt.Fprintf(stderr, "step-metrics %s: %v\n", cmd, err)
+		return exitUsage, false
+	}
+	if err := validate(); err != nil {
+		fmt.Fprintf(stderr, "step-metrics %s: %v\n", cmd, err)
+		return exitUsage, false
+	}
+	return exitOK, true
 }

@@ -163,24 +163,8 @@ Every flag falls back to the environment variable in brackets.
 Flags:
 %s`, fs.FlagUsages())
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "step-metrics prune: %v\nRun \"step-metrics prune --help\" for the flags.\n", err)
-		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "step-metrics prune: unexpected arguments %q\n", fs.Args())
-		return exitUsage
-	}
-	if err := applyEnv(fs, pruneEnvAliases); err != nil {
-		fmt.Fprintf(stderr, "step-metrics prune: %v\n", err)
-		return exitUsage
-	}
-	if err := o.validate(); err != nil {
-		fmt.Fprintf(stderr, "step-metrics prune: %v\n", err)
-		return exitUsage
+	if code, ok := parseFlags("prune", fs, args, pruneEnvAliases, o.validate, stderr); !ok {
+		return code
 	}
 	log := newLogger(stderr, o.logLevel, o.logFormat)
 	log.Debug("starting", "version", version)

@@ -204,24 +204,8 @@ func runPush(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: step-metrics push [flags]\n\nReads a pipeline run and pushes its metrics to a Pushgateway, one group per run.\nEvery flag falls back to the environment variable in brackets.\n\nFlags:\n%s", fs.FlagUsages())
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "step-metrics push: %v\nRun \"step-metrics push --help\" for the flags.\n", err)
-		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "step-metrics push: unexpected arguments %q\n", fs.Args())
-		return exitUsage
-	}
-	if err := applyEnv(fs, pushEnvAliases); err != nil {
-		fmt.Fprintf(stderr, "step-metrics push: %v\n", err)
-		return exitUsage
-	}
-	if err := o.validate(); err != nil {
-		fmt.Fprintf(stderr, "step-metrics push: %v\n", err)
-		return exitUsage
+	if code, ok := parseFlags("push", fs, args, pushEnvAliases, o.validate, stderr); !ok {
+		return code
 	}
 	log := newLogger(stderr, o.logLevel, o.logFormat)
 	log.Debug("starting", "version", version)
