@@ -43,9 +43,9 @@ unit:
 
 # Every fuzz target, as package:Target. Minimization is capped because the
 # seeds are whole workflows (up to 20 KB) and minimizing one takes minutes.
-FUZZ_TARGETS := ./pkg/workflow:FuzzDecodeArgo ./pkg/workflow:FuzzDecodeTekton ./pkg/custom:FuzzParse \
+FUZZ_TARGETS := ./pkg/engine/argo:FuzzDecodeArgo ./pkg/engine/tekton:FuzzDecodeTekton ./pkg/custom:FuzzParse \
 	./pkg/metrics:FuzzSanitizeLabelName ./pkg/metrics:FuzzSanitizeLabelValue ./pkg/metrics:FuzzParseLabel \
-	./pkg/metrics:FuzzWorkflowLabels ./pkg/push:FuzzParseHeader ./pkg/prune:FuzzDecodeList
+	./pkg/metrics:FuzzWorkflowLabels ./pkg/httpclient:FuzzParseHeader ./pkg/sink/pushgateway/prune:FuzzDecodeList
 
 ## lint-manifests: templates/ and examples/workflows/ through Argo's own validator
 ## (a nested module: Argo's validate package pulls ~700 packages)

@@ -52,12 +52,12 @@ $GO build -o "$tmp/harness" ./bench/harness
 if [ -n "$quick" ]; then
   # CI: the Go benchmarks once each, then the end-to-end tables; writes
   # nothing into the tree.
-  $GO test -run '^$' -bench . -benchtime 1x ./pkg/workflow ./pkg/metrics
+  $GO test -run '^$' -bench . -benchtime 1x ./pkg/engine/argo ./pkg/metrics
   "$tmp/harness" -quick -sizes 100,1000 -reps 3 -bin "$tmp/step-metrics" -naive "$tmp/naive" \
     -pushgateway "$pgbin" -data "$tmp/data" -run-timeout 60s
 else
   # Go benchmarks (decode, FromArgo, Families, WriteText, the pipeline) at
   # 100 to 50,000 nodes, 5 counts each: raw output in bench/gobench.txt.
-  $GO test -run '^$' -bench . -count 5 ./pkg/workflow ./pkg/metrics -args -bench.large | tee bench/gobench.txt
+  $GO test -run '^$' -bench . -count 5 ./pkg/engine/argo ./pkg/metrics -args -bench.large | tee bench/gobench.txt
   "$tmp/harness" -bin "$tmp/step-metrics" -naive "$tmp/naive" -pushgateway "$pgbin" -data bench/out -out "$out"
 fi

@@ -13,9 +13,10 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/step-metrics/step-metrics/pkg/schema"
+
 	"github.com/step-metrics/step-metrics/internal/faultproxy"
 	"github.com/step-metrics/step-metrics/internal/testenv"
-	"github.com/step-metrics/step-metrics/pkg/metrics"
 )
 
 // exampleWith returns the bundled example with more annotations.
@@ -56,10 +57,10 @@ func TestHostileLabels(t *testing.T) {
 			t.Fatalf("run result series: %+v", s)
 		}
 		cost, note := s[0].Labels["example_com_cost_center"], s[0].Labels["note"]
-		if cost != metrics.SanitizeLabelValue(huge) || len(cost) > metrics.MaxLabelValueLength || len(cost) < metrics.MaxLabelValueLength-1 {
-			t.Errorf("cost center: %d bytes, want %d", len(cost), metrics.MaxLabelValueLength)
+		if cost != schema.SanitizeLabelValue(huge) || len(cost) > schema.MaxLabelValueLength || len(cost) < schema.MaxLabelValueLength-1 {
+			t.Errorf("cost center: %d bytes, want %d", len(cost), schema.MaxLabelValueLength)
 		}
-		if !utf8.ValidString(note) || !strings.HasPrefix(note, "ok\uFFFDzzz") || len(note) > metrics.MaxLabelValueLength {
+		if !utf8.ValidString(note) || !strings.HasPrefix(note, "ok\uFFFDzzz") || len(note) > schema.MaxLabelValueLength {
 			t.Errorf("note %q...: %d bytes, valid UTF-8 %v", note[:10], len(note), utf8.ValidString(note))
 		}
 	})

@@ -11,11 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/step-metrics/step-metrics/pkg/httpclient"
+	"github.com/step-metrics/step-metrics/pkg/schema"
+
 	"github.com/spf13/pflag"
 
-	"github.com/step-metrics/step-metrics/pkg/metrics"
-	"github.com/step-metrics/step-metrics/pkg/prune"
-	"github.com/step-metrics/step-metrics/pkg/push"
+	"github.com/step-metrics/step-metrics/pkg/sink/pushgateway"
+	"github.com/step-metrics/step-metrics/pkg/sink/pushgateway/prune"
 )
 
 // pruneOptions are the flags of `step-metrics prune`.
@@ -111,7 +113,7 @@ func (o *pruneOptions) validate() error {
 		return errors.New("--retries must be between 0 and 20")
 	}
 	for _, h := range o.headers {
-		if _, _, err := push.ParseHeader(h); err != nil {
+		if _, _, err := httpclient.ParseHeader(h); err != nil {
 			return fmt.Errorf("--header: %w", err)
 		}
 	}
@@ -130,7 +132,7 @@ func (o *pruneOptions) selector() (map[string]string, error) {
 	sel := map[string]string{}
 	for _, s := range o.selectors {
 		name, value, ok := strings.Cut(s, "=")
-		if !ok || name == "" || metrics.SanitizeLabelName(name) != name {
+		if !ok || name == "" || schema.SanitizeLabelName(name) != name {
 			return nil, fmt.Errorf("--selector %q: want name=value with a valid label name", s)
 		}
 		if name == "job" {
@@ -189,10 +191,10 @@ func (o *pruneOptions) run(ctx context.Context, log *slog.Logger, stdout io.Writ
 	sel, _ := o.selector()
 	h := http.Header{}
 	for _, s := range o.headers {
-		name, value, _ := push.ParseHeader(s)
+		name, value, _ := httpclient.ParseHeader(s)
 		h.Add(name, value)
 	}
-	client, err := push.NewClient(push.ClientConfig{
+	client, err := httpclient.New(httpclient.Config{
 		CAFile: o.caFile, CertFile: o.certFile, KeyFile: o.keyFile, ServerName: o.serverName, InsecureSkipVerify: o.insecure,
 		BearerTokenFile: o.bearerTokenFile, Username: o.username, PasswordFile: o.passwordFile, Headers: h,
 		MaxIdleConns: o.concurrency,
@@ -202,7 +204,7 @@ func (o *pruneOptions) run(ctx context.Context, log *slog.Logger, stdout io.Writ
 	}
 	pctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	retry := push.DefaultRetry
+	retry := pushgateway.DefaultRetry
 	retry.MaxAttempts = o.retries + 1
 
 	// Ages are measured from before the listing: a slow answer never makes

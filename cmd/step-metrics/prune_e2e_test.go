@@ -17,9 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/step-metrics/step-metrics/pkg/schema"
+
 	"github.com/step-metrics/step-metrics/internal/testenv"
 	"github.com/step-metrics/step-metrics/pkg/metrics"
-	"github.com/step-metrics/step-metrics/pkg/workflow"
+	"github.com/step-metrics/step-metrics/pkg/pipeline"
 )
 
 // seedGroup is one group to PUT: its grouping key and what it holds.
@@ -66,17 +68,17 @@ func (s seedGroup) key() string {
 // would (a step group holds a custom metric instead).
 func (s seedGroup) body(t testing.TB) []byte {
 	t.Helper()
-	run := &workflow.Run{Engine: "argo", Namespace: s.namespace, Name: "w-" + s.id, UID: s.id, Pipeline: "nightly", Phase: "Succeeded", Result: workflow.ResultSuccess, Finished: true, Duration: time.Minute}
+	run := &pipeline.Run{Engine: "argo", Namespace: s.namespace, Name: "w-" + s.id, UID: s.id, Pipeline: "nightly", Phase: "Succeeded", Result: pipeline.ResultSuccess, Finished: true, Duration: time.Minute}
 	if s.unfinished {
-		run.Phase, run.Result, run.Finished, run.Duration = "Running", workflow.ResultNone, false, 0
+		run.Phase, run.Result, run.Finished, run.Duration = "Running", pipeline.ResultNone, false, 0
 	}
 	if s.stepsUnfinished {
-		run.Steps = []workflow.Step{{ID: "n1", Name: "train", Template: "train", Type: "Pod", Kind: workflow.KindWork, Phase: "Running", Attempt: -1}}
+		run.Steps = []pipeline.Step{{ID: "n1", Name: "train", Template: "train", Type: "Pod", Kind: pipeline.KindWork, Phase: "Running", Attempt: -1}}
 	}
 	if s.step != "" {
 		return []byte("# TYPE pipeline_custom_accuracy gauge\npipeline_custom_accuracy{workflow=\"w-" + s.id + "\"} 0.9\n")
 	}
-	fams, err := metrics.Families(run, metrics.Options{Steps: metrics.StepsNone})
+	fams, err := metrics.Families(run, metrics.Options{Steps: schema.StepsNone})
 	if err != nil {
 		t.Fatal(err)
 	}

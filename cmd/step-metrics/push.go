@@ -11,6 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/step-metrics/step-metrics/pkg/engine"
+	"github.com/step-metrics/step-metrics/pkg/httpclient"
+	"github.com/step-metrics/step-metrics/pkg/schema"
+
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -20,10 +24,12 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/step-metrics/step-metrics/pkg/custom"
+	"github.com/step-metrics/step-metrics/pkg/engine/argo"
+	"github.com/step-metrics/step-metrics/pkg/engine/tekton"
 	"github.com/step-metrics/step-metrics/pkg/metrics"
-	"github.com/step-metrics/step-metrics/pkg/push"
+	"github.com/step-metrics/step-metrics/pkg/pipeline"
+	"github.com/step-metrics/step-metrics/pkg/sink/pushgateway"
 	"github.com/step-metrics/step-metrics/pkg/source"
-	"github.com/step-metrics/step-metrics/pkg/workflow"
 )
 
 // pushOptions are the flags of `step-metrics push`.
@@ -151,11 +157,11 @@ func (o *pushOptions) validate() error {
 	if err := o.checkStatus(o.pipelineRun != "", o.pipelineRun != "" || o.example || o.workflowName != ""); err != nil {
 		return err
 	}
-	if _, err := metrics.ParseStepMode(o.steps); err != nil {
+	if _, err := schema.ParseStepMode(o.steps); err != nil {
 		return fmt.Errorf("--steps: %w", err)
 	}
 	for _, l := range o.labels {
-		if _, _, err := metrics.ParseLabel(l); err != nil {
+		if _, _, err := schema.ParseLabel(l); err != nil {
 			return fmt.Errorf("--label: %w", err)
 		}
 	}
@@ -181,7 +187,7 @@ func (o *pushOptions) validate() error {
 		return errors.New("--retries must be between 0 and 20")
 	}
 	for _, h := range o.headers {
-		if _, _, err := push.ParseHeader(h); err != nil {
+		if _, _, err := httpclient.ParseHeader(h); err != nil {
 			return fmt.Errorf("--header: %w", err)
 		}
 	}
@@ -236,7 +242,7 @@ func (o *pushOptions) run(ctx context.Context, log *slog.Logger, stdin io.Reader
 		log.Error("bad labels", "err", err)
 		return exitUsage
 	}
-	mopts := metrics.Options{Steps: metrics.StepMode(o.steps), Labels: labels}
+	mopts := metrics.Options{Steps: schema.StepMode(o.steps), Labels: labels}
 	fams, err := metrics.Families(run, mopts)
 	if err != nil {
 		log.Error("cannot build metrics", "err", err)
@@ -250,7 +256,7 @@ func (o *pushOptions) run(ctx context.Context, log *slog.Logger, stdin io.Reader
 	fams = append(fams, customFams...)
 	target := o.target(log, run)
 	if o.dryRun {
-		log.Info("dry run: not pushing", "version", version, "group", push.Group(target), "series", seriesCount(fams))
+		log.Info("dry run: not pushing", "version", version, "group", pushgateway.Group(target), "series", seriesCount(fams))
 		if err := metrics.WriteText(stdout, fams); err != nil {
 			log.Error("cannot write metrics", "err", err)
 			return exitFailed
@@ -261,7 +267,7 @@ func (o *pushOptions) run(ctx context.Context, log *slog.Logger, stdin io.Reader
 		return exitOK
 	}
 
-	client, err := push.NewClient(o.clientConfig())
+	client, err := httpclient.New(o.clientConfig())
 	if err != nil {
 		// A CA or token file that is not mounted: the pipeline still must
 		// not fail for its metrics.
@@ -270,56 +276,63 @@ func (o *pushOptions) run(ctx context.Context, log *slog.Logger, stdin io.Reader
 	pctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	start := time.Now()
-	retry := push.DefaultRetry
+	retry := pushgateway.DefaultRetry
 	retry.MaxAttempts = o.retries + 1
 	g := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return fams, nil })
-	if err := push.Push(pctx, target, g, client, retry); err != nil {
+	if err := pushgateway.Push(pctx, target, g, client, retry); err != nil {
 		return o.failSafe(log, "metrics not pushed", err)
 	}
 	if readErr != nil && o.strict {
 		log.Error("pushed pipeline-level metrics only; exiting 1 (--strict) because the workflow could not be read", "err", readErr)
 		return exitFailed
 	}
-	log.Info("pushed", "version", version, "pushgateway", redactURL(o.pushgateway), "group", push.Group(target),
+	log.Info("pushed", "version", version, "pushgateway", redactURL(o.pushgateway), "group", pushgateway.Group(target),
 		"workflow", run.Name, "result", string(run.Result), "steps", len(run.Steps), "series", seriesCount(fams),
 		"took", time.Since(start).Round(time.Millisecond).String())
 	return exitOK
 }
 
-// readRun reads and decodes the run. When the workflow cannot be read from
-// an API (no permission, API down), it falls back to what the arguments
-// say (name, namespace, uid, status), so the run's outcome is still pushed,
-// and returns the read error. A nil run means: exit with code.
-func (o *pushOptions) readRun(ctx context.Context, log *slog.Logger, stdin io.Reader) (*workflow.Run, int, error) {
+// readRun reads and decodes the run with its engine: Tekton for
+// --pipeline-run or a file of Tekton objects, Argo otherwise. When the
+// run cannot be read from an API (no permission, API down), it falls back
+// to what the arguments say (name, namespace, uid, status), so the run's
+// outcome is still pushed, and returns the read error. A nil run means:
+// exit with code.
+func (o *pushOptions) readRun(ctx context.Context, log *slog.Logger, stdin io.Reader) (*pipeline.Run, int, error) {
 	data, fromFile, err := o.read(ctx, stdin)
-	if o.pipelineRun != "" || (err == nil && fromFile && workflow.IsTekton(data)) {
-		return o.readTektonRun(ctx, log, data, fromFile, err)
+	var eng engine.Engine = argo.Engine{}
+	if o.pipelineRun != "" || (err == nil && fromFile && (tekton.Engine{}).Detect(data)) {
+		eng = tekton.Engine{}
+	}
+	what, name := "workflow", o.workflowName
+	if eng.Name() == tekton.Name {
+		what, name = "pipeline run", o.pipelineRun
 	}
 	if err == nil {
-		if serr := o.checkStatus(false, true); serr != nil {
+		if serr := o.checkStatus(eng.Name() == tekton.Name, true); serr != nil {
 			log.Error("bad flags", "err", serr)
 			return nil, exitUsage, serr
 		}
-		var wf *wfv1.Workflow
+		var run *pipeline.Run
 		var warnings []string
-		wf, warnings, err = workflow.DecodeArgo(data)
+		run, warnings, err = eng.Read(data, engine.Options{Status: o.status, Self: o.taskRun})
 		if err == nil {
 			for _, w := range warnings {
 				log.Warn(w)
 			}
-			return workflow.FromArgo(wf, workflow.ArgoOptions{Status: o.status}), exitOK, nil
+			return run, exitOK, nil
 		}
 	}
 	if fromFile {
-		log.Error("cannot read the workflow", "err", err)
+		log.Error("cannot read the "+what, "err", err)
 		return nil, exitBadInput, err
 	}
 	level := slog.LevelWarn
 	if o.strict {
 		level = slog.LevelError
 	}
-	log.Log(ctx, level, "cannot read the workflow; pushing its outcome from the arguments only", "err", err)
-	return workflow.ArgoRunFromArguments(o.workflowName, o.namespace, o.workflowUID, o.status), exitOK, err
+	log.Log(ctx, level, "cannot read the "+what+"; pushing its outcome from the arguments only", "err", err)
+	return eng.FromArguments(name, o.namespace, o.workflowUID, o.status), exitOK, err
 }
 
 // read returns the workflow bytes; fromFile says whether a failure is the
@@ -347,13 +360,13 @@ func (o *pushOptions) read(ctx context.Context, stdin io.Reader) ([]byte, bool, 
 	return b, false, err
 }
 
-func (o *pushOptions) seriesLabels(run *workflow.Run) (map[string]string, error) {
-	out, err := metrics.WorkflowLabels(o.labelsFromWorkflow, run.Labels, run.Annotations)
+func (o *pushOptions) seriesLabels(run *pipeline.Run) (map[string]string, error) {
+	out, err := schema.WorkflowLabels(o.labelsFromWorkflow, run.Labels, run.Annotations)
 	if err != nil {
 		return nil, fmt.Errorf("--label-from-workflow: %w", err)
 	}
 	for _, l := range o.labels {
-		name, value, err := metrics.ParseLabel(l)
+		name, value, err := schema.ParseLabel(l)
 		if err != nil {
 			return nil, fmt.Errorf("--label: %w", err)
 		}
@@ -362,7 +375,7 @@ func (o *pushOptions) seriesLabels(run *workflow.Run) (map[string]string, error)
 	return out, nil
 }
 
-func (o *pushOptions) target(log *slog.Logger, run *workflow.Run) push.Target {
+func (o *pushOptions) target(log *slog.Logger, run *pipeline.Run) pushgateway.Target {
 	ns := o.namespace
 	if ns == "" {
 		ns = run.Namespace
@@ -377,16 +390,16 @@ func (o *pushOptions) target(log *slog.Logger, run *workflow.Run) push.Target {
 		id = run.Name
 		log.Warn("the workflow has no UID; grouping by its name, so a later run of the same name replaces this group", "workflow", run.Name)
 	}
-	return push.Target{URL: o.pushgateway, Job: o.job, Grouping: []push.Label{{Name: "namespace", Value: ns}, {Name: "workflow_id", Value: id}}}
+	return pushgateway.Target{URL: o.pushgateway, Job: o.job, Grouping: []pushgateway.Label{{Name: "namespace", Value: ns}, {Name: "workflow_id", Value: id}}}
 }
 
-func (o *pushOptions) clientConfig() push.ClientConfig {
+func (o *pushOptions) clientConfig() httpclient.Config {
 	h := http.Header{}
 	for _, s := range o.headers {
-		name, value, _ := push.ParseHeader(s)
+		name, value, _ := httpclient.ParseHeader(s)
 		h.Add(name, value)
 	}
-	return push.ClientConfig{
+	return httpclient.Config{
 		CAFile: o.caFile, CertFile: o.certFile, KeyFile: o.keyFile, ServerName: o.serverName, InsecureSkipVerify: o.insecure,
 		BearerTokenFile: o.bearerTokenFile, Username: o.username, PasswordFile: o.passwordFile, Headers: h,
 	}

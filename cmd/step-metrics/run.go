@@ -17,10 +17,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/step-metrics/step-metrics/pkg/httpclient"
+	"github.com/step-metrics/step-metrics/pkg/schema"
+	"github.com/step-metrics/step-metrics/pkg/step"
+
 	"github.com/spf13/pflag"
 
 	"github.com/step-metrics/step-metrics/pkg/custom"
-	"github.com/step-metrics/step-metrics/pkg/push"
+	"github.com/step-metrics/step-metrics/pkg/sink/pushgateway"
 )
 
 // Exit codes of `step-metrics run` besides the command's own, as env(1),
@@ -91,7 +95,7 @@ var runEnvAliases = map[string][]string{
 func (o *runOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.outputFile, "output-file", "o", "", "write the metrics here for the exit handler (the path of an output parameter named step-metrics); merged with what the file holds")
 	fs.StringVar(&o.pushgateway, "pushgateway", "", "also push the metrics to this Pushgateway, in the step's own group (job, namespace, workflow_id, step)")
-	fs.StringVar(&o.job, "job", push.DefaultStepJob, "job label of the step's Pushgateway group")
+	fs.StringVar(&o.job, "job", schema.DefaultJob, "job label of the step's Pushgateway group")
 	fs.StringVar(&o.workflow, "workflow", "", "workflow name, a label of pushed series ({{workflow.name}}; default $ARGO_WORKFLOW_NAME)")
 	fs.StringVar(&o.workflowUID, "workflow-uid", "", "workflow UID, the group's workflow_id ({{workflow.uid}}; default $ARGO_WORKFLOW_UID, else the workflow name)")
 	fs.StringVarP(&o.namespace, "namespace", "n", "", "namespace, a grouping label ({{workflow.namespace}}; default $POD_NAMESPACE, else the service account's)")
@@ -181,27 +185,27 @@ func (o *runOptions) run(ctx context.Context, log *slog.Logger, argv []string, s
 		log.Error("cannot run the command", "command", argv[0], "err", res.startErr, "exit_code", res.code)
 	}
 
-	step := push.NewStep(o.stepInfo())
-	step.Logger = log
+	st := step.NewStep(o.stepInfo())
+	st.Logger = log
 	// The wrapper's own series first: should the text outgrow what the
 	// exit handler reads, WriteFile keeps the series set first.
 	for name, help := range runMetricHelp {
-		step.Describe(name, help)
+		st.Describe(name, help)
 	}
 	if res.state != nil {
-		_ = step.Set(metricDuration, res.wall.Seconds())
-		_ = step.Set(metricCPUUser, res.state.UserTime().Seconds())
-		_ = step.Set(metricCPUSystem, res.state.SystemTime().Seconds())
+		_ = st.Set(metricDuration, res.wall.Seconds())
+		_ = st.Set(metricCPUUser, res.state.UserTime().Seconds())
+		_ = st.Set(metricCPUSystem, res.state.SystemTime().Seconds())
 		if rss, ok := maxRSSBytes(res.state); ok {
-			_ = step.Set(metricMaxRSS, rss)
+			_ = st.Set(metricMaxRSS, rss)
 		}
 	}
-	_ = step.Set(metricExitCode, float64(res.code))
+	_ = st.Set(metricExitCode, float64(res.code))
 	if childFile != "" {
-		addChildMetrics(log, step, childFile)
+		addChildMetrics(log, st, childFile)
 	}
 
-	if !o.deliver(ctx, log, step, res.code) && o.strict && res.code == exitOK {
+	if !o.deliver(ctx, log, st, res.code) && o.strict && res.code == exitOK {
 		log.Error("exiting 1 (--strict): the command succeeded but its metrics were not delivered")
 		return exitFailed
 	}
@@ -316,7 +320,7 @@ func withoutVar(env []string, name string) []string {
 // addChildMetrics reads what the command wrote to its metrics file, as the
 // exit handler reads it (same limits and rules), into step. The wrapper's
 // own series are not the command's to set.
-func addChildMetrics(log *slog.Logger, step *push.Step, path string) {
+func addChildMetrics(log *slog.Logger, st *step.Step, path string) {
 	f, err := os.Open(path)
 	if err != nil {
 		log.Warn("cannot read the metrics the command wrote", "file", path, "err", err)
@@ -328,7 +332,7 @@ func addChildMetrics(log *slog.Logger, step *push.Step, path string) {
 		log.Warn("cannot read the metrics the command wrote", "file", path, "err", err)
 		return
 	}
-	samples, warnings := custom.Parse(data, custom.DefaultLimits, push.IsReservedStepLabel)
+	samples, warnings := custom.Parse(data, custom.DefaultLimits, schema.IsReservedLabel)
 	for _, w := range warnings {
 		log.Warn("metrics the command wrote: " + w)
 	}
@@ -341,16 +345,16 @@ func addChildMetrics(log *slog.Logger, step *push.Step, path string) {
 		for _, l := range smp.Labels {
 			labels[l.Name] = l.Value
 		}
-		if step.SetWithLabels(smp.Name, labels, smp.Value) == nil && smp.Help != "" {
-			step.Describe(smp.Name, smp.Help)
+		if st.SetWithLabels(smp.Name, labels, smp.Value) == nil && smp.Help != "" {
+			st.Describe(smp.Name, smp.Help)
 		}
 	}
 }
 
 // stepInfo is the step's identity: the flags (or their STEP_METRICS_
 // variables), else what Argo and the downward API put in the environment.
-func (o *runOptions) stepInfo() push.StepInfo {
-	info := push.StepInfoFromEnv(os.Getenv, os.ReadFile)
+func (o *runOptions) stepInfo() step.StepInfo {
+	info := step.StepInfoFromEnv(os.Getenv, os.ReadFile)
 	for _, f := range []struct {
 		flag string
 		dst  *string
@@ -366,7 +370,7 @@ func (o *runOptions) stepInfo() push.StepInfo {
 
 // deliver writes and/or pushes the metrics and reports whether all went
 // well. Every failure is a warning: the exit code stays the command's.
-func (o *runOptions) deliver(ctx context.Context, log *slog.Logger, step *push.Step, code int) bool {
+func (o *runOptions) deliver(ctx context.Context, log *slog.Logger, st *step.Step, code int) bool {
 	ok := true
 	var where []any
 	if o.outputFile == "" && o.pushgateway == "" {
@@ -374,21 +378,21 @@ func (o *runOptions) deliver(ctx context.Context, log *slog.Logger, step *push.S
 		return false
 	}
 	if o.outputFile != "" {
-		if err := step.WriteFile(o.outputFile); err != nil {
+		if err := st.WriteFile(o.outputFile); err != nil {
 			ok = false
 		} else {
 			where = append(where, "output_file", o.outputFile)
 		}
 	}
 	if o.pushgateway != "" {
-		if target, err := o.push(ctx, step); err != nil {
+		if target, err := o.push(ctx, st); err != nil {
 			ok = false
 		} else {
-			where = append(where, "pushgateway", redactURL(o.pushgateway), "group", push.Group(target))
+			where = append(where, "pushgateway", redactURL(o.pushgateway), "group", pushgateway.Group(target))
 		}
 	}
 	if len(where) > 0 {
-		log.Info("command metrics delivered", append([]any{"exit_code", code, "series", len(step.Samples())}, where...)...)
+		log.Info("command metrics delivered", append([]any{"exit_code", code, "series", len(st.Samples())}, where...)...)
 	}
 	if !ok {
 		log.Warn("the exit code stays the command's: metrics never fail a step (use --strict to fail)", "exit_code", code)
@@ -396,11 +400,11 @@ func (o *runOptions) deliver(ctx context.Context, log *slog.Logger, step *push.S
 	return ok
 }
 
-func (o *runOptions) push(ctx context.Context, step *push.Step) (push.Target, error) {
-	fail := func(msg string, err error) (push.Target, error) {
-		log := step.Logger
+func (o *runOptions) push(ctx context.Context, st *step.Step) (pushgateway.Target, error) {
+	fail := func(msg string, err error) (pushgateway.Target, error) {
+		log := st.Logger
 		log.Warn(msg, "err", err)
-		return push.Target{}, err
+		return pushgateway.Target{}, err
 	}
 	u, err := url.Parse(o.pushgateway)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -414,30 +418,30 @@ func (o *runOptions) push(ctx context.Context, step *push.Step) (push.Target, er
 	}
 	h := http.Header{}
 	for _, s := range o.headers {
-		name, value, err := push.ParseHeader(s)
+		name, value, err := httpclient.ParseHeader(s)
 		if err != nil {
 			return fail("metrics not pushed", fmt.Errorf("--header: %w", err))
 		}
 		h.Add(name, value)
 	}
-	client, err := push.NewClient(push.ClientConfig{
+	client, err := httpclient.New(httpclient.Config{
 		CAFile: o.caFile, CertFile: o.certFile, KeyFile: o.keyFile, ServerName: o.serverName, InsecureSkipVerify: o.insecure,
 		BearerTokenFile: o.bearerTokenFile, Username: o.username, PasswordFile: o.passwordFile, Headers: h,
 	})
 	if err != nil {
 		return fail("cannot set up the Pushgateway client; metrics not pushed", err)
 	}
-	step.URL, step.Job, step.Client, step.Timeout = o.pushgateway, o.job, client, o.timeout
-	step.Retry = push.DefaultRetry
-	step.Retry.MaxAttempts = o.retries + 1
-	target, err := step.Target()
+	st.URL, st.Job, st.Client, st.Timeout = o.pushgateway, o.job, client, o.timeout
+	st.Retry = pushgateway.DefaultRetry
+	st.Retry.MaxAttempts = o.retries + 1
+	target, err := st.Target()
 	if err != nil {
 		return fail("metrics not pushed", err)
 	}
 	// A forwarded SIGTERM cancels ctx; the push still gets its --timeout
 	// (Kubernetes' grace period is 30s by default).
-	if err := step.Push(context.WithoutCancel(ctx)); err != nil {
-		return push.Target{}, err // Push logged it
+	if err := st.Push(context.WithoutCancel(ctx)); err != nil {
+		return pushgateway.Target{}, err // Push logged it
 	}
 	return target, nil
 }

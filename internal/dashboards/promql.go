@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/step-metrics/step-metrics/pkg/metrics"
+	"github.com/step-metrics/step-metrics/pkg/schema"
 )
 
 // The query patterns every panel is built from. docs/dashboards.md explains
@@ -23,25 +23,25 @@ import (
 // Metric names, from the metric table in pkg/metrics so the dashboards
 // cannot name a metric the code does not push.
 var (
-	mRunResult       = metrics.RunResult.Name
-	mRunDuration     = metrics.RunDuration.Name
-	mRunStart        = metrics.RunStartTimestamp.Name
-	mRunEnd          = metrics.RunEndTimestamp.Name
-	mRunSteps        = metrics.RunSteps.Name
-	mRunRetries      = metrics.RunRetries.Name
-	mRunWait         = metrics.RunWait.Name
-	mRunResources    = metrics.RunResources.Name
-	mStepResult      = metrics.StepResult.Name
-	mStepDuration    = metrics.StepDuration.Name
-	mStepWait        = metrics.StepWait.Name
-	mStepStart       = metrics.StepStartTimestamp.Name
-	mStepResources   = metrics.StepResources.Name
-	mStepRetries     = metrics.StepRetries.Name
-	mTemplateSteps   = metrics.TemplateSteps.Name
-	mTemplateDurSum  = metrics.TemplateDuration.Name + "_sum"
-	mTemplateDurCnt  = metrics.TemplateDuration.Name + "_count"
-	mTemplateMaxDur  = metrics.TemplateMaxDuration.Name
-	mTemplateRetries = metrics.TemplateRetries.Name
+	mRunResult       = schema.RunResult.Name
+	mRunDuration     = schema.RunDuration.Name
+	mRunStart        = schema.RunStartTimestamp.Name
+	mRunEnd          = schema.RunEndTimestamp.Name
+	mRunSteps        = schema.RunSteps.Name
+	mRunRetries      = schema.RunRetries.Name
+	mRunWait         = schema.RunWait.Name
+	mRunResources    = schema.RunResources.Name
+	mStepResult      = schema.StepResult.Name
+	mStepDuration    = schema.StepDuration.Name
+	mStepWait        = schema.StepWait.Name
+	mStepStart       = schema.StepStartTimestamp.Name
+	mStepResources   = schema.StepResources.Name
+	mStepRetries     = schema.StepRetries.Name
+	mTemplateSteps   = schema.TemplateSteps.Name
+	mTemplateDurSum  = schema.TemplateDuration.Name + "_sum"
+	mTemplateDurCnt  = schema.TemplateDuration.Name + "_count"
+	mTemplateMaxDur  = schema.TemplateMaxDuration.Name
+	mTemplateRetries = schema.TemplateRetries.Name
 )
 
 // Pushgateway's own per-group metrics.

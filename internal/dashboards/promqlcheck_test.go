@@ -7,7 +7,7 @@ import (
 	"testing"
 	"unicode"
 
-	"github.com/step-metrics/step-metrics/pkg/metrics"
+	"github.com/step-metrics/step-metrics/pkg/schema"
 )
 
 // This file checks that queries name only metrics and labels step-metrics
@@ -39,7 +39,7 @@ func knownMetrics() map[string]map[string]bool {
 		return m
 	}
 	out := map[string]map[string]bool{}
-	for _, d := range metrics.Definitions {
+	for _, d := range schema.Definitions {
 		out[d.Name] = base(d.Labels...)
 		if d.Type == "summary" {
 			out[d.Name+"_sum"] = base(d.Labels...)

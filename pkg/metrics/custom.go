@@ -6,28 +6,27 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/step-metrics/step-metrics/pkg/schema"
+
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/step-metrics/step-metrics/pkg/custom"
-	"github.com/step-metrics/step-metrics/pkg/workflow"
+	"github.com/step-metrics/step-metrics/pkg/pipeline"
 )
 
 // MaxCustomSamplesPerRun bounds the custom samples of all steps of a run.
 const MaxCustomSamplesPerRun = 10000
 
-// customHelp is the HELP of a custom metric whose step gave none.
-const customHelp = "Custom metric published by a pipeline step (step-metrics output convention)."
-
 // CustomFamilies returns the metrics the run's steps published about
-// themselves through an output named custom.OutputName (or starting with
-// custom.OutputName + "-"): gauges named custom.Prefix + name, with the run
+// themselves through an output named schema.OutputName (or starting with
+// schema.OutputName + "-"): gauges named schema.CustomPrefix + name, with the run
 // labels (as Families gives them) and the step's step, template, node_id and
 // attempt labels. The text is untrusted: what custom.Parse drops, and
 // anything over MaxCustomSamplesPerRun, is reported in the warnings, each
 // naming its step.
-func CustomFamilies(run *workflow.Run, opts Options, lim custom.Limits) ([]*dto.MetricFamily, []string) {
+func CustomFamilies(run *pipeline.Run, opts Options, lim custom.Limits) ([]*dto.MetricFamily, []string) {
 	reserved := func(name string) bool {
-		if reservedLabels[name] {
+		if schema.IsReservedLabel(name) {
 			return true
 		}
 		_, taken := opts.Labels[name]
@@ -57,9 +56,9 @@ func CustomFamilies(run *workflow.Run, opts Options, lim custom.Limits) ([]*dto.
 				total++
 				help := smp.Help
 				if help == "" {
-					help = customHelp
+					help = schema.CustomHelp
 				}
-				d := Definition{Name: custom.Prefix + smp.Name, Type: "gauge", Help: help}
+				d := schema.Definition{Name: schema.CustomPrefix + smp.Name, Type: "gauge", Help: help}
 				l := sl
 				for _, lb := range smp.Labels {
 					l = l.with(lb.Name, lb.Value)
@@ -79,7 +78,7 @@ func CustomFamilies(run *workflow.Run, opts Options, lim custom.Limits) ([]*dto.
 func customOutputs(outputs map[string]string) []string {
 	var names []string
 	for name := range outputs {
-		if name == custom.OutputName || strings.HasPrefix(name, custom.OutputName+"-") {
+		if name == schema.OutputName || strings.HasPrefix(name, schema.OutputName+"-") {
 			names = append(names, name)
 		}
 	}

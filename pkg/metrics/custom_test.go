@@ -10,13 +10,13 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/step-metrics/step-metrics/pkg/custom"
-	"github.com/step-metrics/step-metrics/pkg/workflow"
+	"github.com/step-metrics/step-metrics/pkg/pipeline"
 )
 
 func TestCustomFamilies(t *testing.T) {
-	run := &workflow.Run{
+	run := &pipeline.Run{
 		Engine: "argo", Name: "train-x7k2p", Pipeline: "train",
-		Steps: []workflow.Step{
+		Steps: []pipeline.Step{
 			{ID: "n1", Name: "train", Template: "train", Attempt: -1, Outputs: map[string]string{
 				"step-metrics": "# HELP training_seconds Time in fit().\ntraining_seconds 812.5\naccuracy{split=\"test\"} 0.93\n",
 				"model-uri":    "s3://bucket/model", // not a metrics output
@@ -68,9 +68,9 @@ func TestCustomFamiliesRunLimit(t *testing.T) {
 	for i := 0; i < 400; i++ {
 		fmt.Fprintf(&b, "m{i=\"%d\"} 1\n", i)
 	}
-	run := &workflow.Run{Engine: "argo", Name: "w", Pipeline: "p"}
+	run := &pipeline.Run{Engine: "argo", Name: "w", Pipeline: "p"}
 	for i := 0; i < 40; i++ {
-		run.Steps = append(run.Steps, workflow.Step{ID: "n" + strings.Repeat("i", i+1), Name: "s", Attempt: -1, Outputs: map[string]string{"step-metrics": b.String()}})
+		run.Steps = append(run.Steps, pipeline.Step{ID: "n" + strings.Repeat("i", i+1), Name: "s", Attempt: -1, Outputs: map[string]string{"step-metrics": b.String()}})
 	}
 	fams, warnings := CustomFamilies(run, Options{}, custom.DefaultLimits)
 	n := 0

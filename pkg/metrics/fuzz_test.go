@@ -7,10 +7,12 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/step-metrics/step-metrics/pkg/schema"
+
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/step-metrics/step-metrics/pkg/workflow"
+	"github.com/step-metrics/step-metrics/pkg/pipeline"
 )
 
 // legacyName is what Prometheus 2 and the Pushgateway accept as a label
@@ -33,11 +35,11 @@ func FuzzSanitizeLabelName(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		out := SanitizeLabelName(s)
+		out := schema.SanitizeLabelName(s)
 		if !legacyName.MatchString(out) || strings.HasPrefix(out, "__") {
-			t.Fatalf("SanitizeLabelName(%q) = %q: not a valid label name", s, out)
+			t.Fatalf("schema.SanitizeLabelName(%q) = %q: not a valid label name", s, out)
 		}
-		if again := SanitizeLabelName(out); again != out {
+		if again := schema.SanitizeLabelName(out); again != out {
 			t.Fatalf("not idempotent: %q -> %q -> %q", s, out, again)
 		}
 		if legacyName.MatchString(s) && !strings.HasPrefix(s, "__") && out != s {
@@ -47,31 +49,31 @@ func FuzzSanitizeLabelName(f *testing.F) {
 }
 
 // FuzzSanitizeLabelValue: any string becomes valid UTF-8 of at most
-// MaxLabelValueLength bytes, a prefix of the input with invalid bytes
+// schema.MaxLabelValueLength bytes, a prefix of the input with invalid bytes
 // replaced; valid short values stay as they are; sanitizing twice changes
 // nothing.
 func FuzzSanitizeLabelValue(f *testing.F) {
 	for _, s := range hostileSeeds {
 		f.Add(s)
 	}
-	f.Add(strings.Repeat("a", MaxLabelValueLength) + "é")
+	f.Add(strings.Repeat("a", schema.MaxLabelValueLength) + "é")
 	f.Fuzz(func(t *testing.T, s string) {
-		out := SanitizeLabelValue(s)
-		if !utf8.ValidString(out) || len(out) > MaxLabelValueLength {
-			t.Fatalf("SanitizeLabelValue(%q) = %q: %d bytes, valid UTF-8 %v", s, out, len(out), utf8.ValidString(out))
+		out := schema.SanitizeLabelValue(s)
+		if !utf8.ValidString(out) || len(out) > schema.MaxLabelValueLength {
+			t.Fatalf("schema.SanitizeLabelValue(%q) = %q: %d bytes, valid UTF-8 %v", s, out, len(out), utf8.ValidString(out))
 		}
 		if !strings.HasPrefix(strings.ToValidUTF8(s, "\uFFFD"), out) {
-			t.Fatalf("SanitizeLabelValue(%q) = %q: not a prefix of the input", s, out)
+			t.Fatalf("schema.SanitizeLabelValue(%q) = %q: not a prefix of the input", s, out)
 		}
-		if again := SanitizeLabelValue(out); again != out {
+		if again := schema.SanitizeLabelValue(out); again != out {
 			t.Fatalf("not idempotent: %q -> %q", out, again)
 		}
-		if utf8.ValidString(s) && len(s) <= MaxLabelValueLength && out != s {
+		if utf8.ValidString(s) && len(s) <= schema.MaxLabelValueLength && out != s {
 			t.Fatalf("valid value %q changed to %q", s, out)
 		}
 		// Cut only as much as needed: at most one rune short of the limit.
-		if len(strings.ToValidUTF8(s, "\uFFFD")) > MaxLabelValueLength && len(out) < MaxLabelValueLength-utf8.UTFMax {
-			t.Fatalf("cut to %d bytes, limit %d", len(out), MaxLabelValueLength)
+		if len(strings.ToValidUTF8(s, "\uFFFD")) > schema.MaxLabelValueLength && len(out) < schema.MaxLabelValueLength-utf8.UTFMax {
+			t.Fatalf("cut to %d bytes, limit %d", len(out), schema.MaxLabelValueLength)
 		}
 	})
 }
@@ -85,19 +87,19 @@ func FuzzParseLabel(f *testing.F) {
 		f.Add("team=" + s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		name, value, err := ParseLabel(s)
+		name, value, err := schema.ParseLabel(s)
 		if err != nil {
 			if strings.ContainsAny(err.Error(), "\n\r") {
 				t.Fatalf("error is not one line: %q", err)
 			}
 			return
 		}
-		if !legacyName.MatchString(name) || strings.HasPrefix(name, "__") || IsReservedLabel(name) {
-			t.Fatalf("ParseLabel(%q) accepted name %q", s, name)
+		if !legacyName.MatchString(name) || strings.HasPrefix(name, "__") || schema.IsReservedLabel(name) {
+			t.Fatalf("schema.ParseLabel(%q) accepted name %q", s, name)
 		}
-		n2, v2, err := ParseLabel(name + "=" + value)
+		n2, v2, err := schema.ParseLabel(name + "=" + value)
 		if err != nil || n2 != name || v2 != value {
-			t.Fatalf("ParseLabel(%q) = %q, %q; again: %q, %q, %v", s, name, value, n2, v2, err)
+			t.Fatalf("schema.ParseLabel(%q) = %q, %q; again: %q, %q, %v", s, name, value, n2, v2, err)
 		}
 	})
 }
@@ -121,7 +123,7 @@ func FuzzWorkflowLabels(f *testing.F) {
 		for _, k := range keys {
 			labels[k] = value
 		}
-		out, err := WorkflowLabels(keys, labels, nil)
+		out, err := schema.WorkflowLabels(keys, labels, nil)
 		if err != nil {
 			if strings.ContainsAny(err.Error(), "\n\r") {
 				t.Fatalf("error is not one line: %q", err)
@@ -129,14 +131,14 @@ func FuzzWorkflowLabels(f *testing.F) {
 			return
 		}
 		for name, v := range out {
-			if !legacyName.MatchString(name) || strings.HasPrefix(name, "__") || IsReservedLabel(name) {
+			if !legacyName.MatchString(name) || strings.HasPrefix(name, "__") || schema.IsReservedLabel(name) {
 				t.Fatalf("label name %q from keys %q", name, keys)
 			}
 			if v != value {
 				t.Fatalf("label %s = %q, want %q", name, v, value)
 			}
 		}
-		run := &workflow.Run{Engine: "argo", Name: "w", Pipeline: "p", Phase: "Succeeded", Result: workflow.ResultSuccess, Finished: true}
+		run := &pipeline.Run{Engine: "argo", Name: "w", Pipeline: "p", Phase: "Succeeded", Result: pipeline.ResultSuccess, Finished: true}
 		fams, err := Families(run, Options{Labels: out})
 		if err != nil {
 			t.Fatalf("Families with %v: %v", out, err)
@@ -156,13 +158,13 @@ func FuzzWorkflowLabels(f *testing.F) {
 				nonEmpty++
 			}
 		}
-		for _, m := range parsed[RunResult.Name].GetMetric() {
+		for _, m := range parsed[schema.RunResult.Name].GetMetric() {
 			if len(m.GetLabel()) != nonEmpty+5 { // engine, pipeline, workflow, result, phase
 				t.Fatalf("%d labels, want %d: %v", len(m.GetLabel()), nonEmpty+5, m.GetLabel())
 			}
 			for _, l := range m.GetLabel() {
-				if want, ok := out[l.GetName()]; ok && l.GetValue() != SanitizeLabelValue(want) {
-					t.Fatalf("label %s = %q, want %q", l.GetName(), l.GetValue(), SanitizeLabelValue(want))
+				if want, ok := out[l.GetName()]; ok && l.GetValue() != schema.SanitizeLabelValue(want) {
+					t.Fatalf("label %s = %q, want %q", l.GetName(), l.GetValue(), schema.SanitizeLabelValue(want))
 				}
 			}
 		}

@@ -6,10 +6,12 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/step-metrics/step-metrics/pkg/schema"
+
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/step-metrics/step-metrics/pkg/workflow"
+	"github.com/step-metrics/step-metrics/pkg/pipeline"
 )
 
 func TestSanitizeLabelName(t *testing.T) {
@@ -24,19 +26,19 @@ func TestSanitizeLabelName(t *testing.T) {
 		"workflows.argoproj.io/foo": "workflows_argoproj_io_foo",
 	}
 	for in, want := range tests {
-		if got := SanitizeLabelName(in); got != want {
-			t.Errorf("SanitizeLabelName(%q) = %q, want %q", in, got, want)
+		if got := schema.SanitizeLabelName(in); got != want {
+			t.Errorf("schema.SanitizeLabelName(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
 
 func TestSanitizeLabelValue(t *testing.T) {
-	if got := SanitizeLabelValue("ok\xffbad"); !utf8.ValidString(got) || !strings.Contains(got, "\uFFFD") {
+	if got := schema.SanitizeLabelValue("ok\xffbad"); !utf8.ValidString(got) || !strings.Contains(got, "\uFFFD") {
 		t.Errorf("invalid UTF-8 kept: %q", got)
 	}
-	long := strings.Repeat("é", MaxLabelValueLength) // 2 bytes each
-	got := SanitizeLabelValue(long)
-	if len(got) > MaxLabelValueLength || !utf8.ValidString(got) {
+	long := strings.Repeat("é", schema.MaxLabelValueLength) // 2 bytes each
+	got := schema.SanitizeLabelValue(long)
+	if len(got) > schema.MaxLabelValueLength || !utf8.ValidString(got) {
 		t.Errorf("long value: %d bytes, valid %v", len(got), utf8.ValidString(got))
 	}
 }
@@ -44,7 +46,7 @@ func TestSanitizeLabelValue(t *testing.T) {
 func TestWorkflowLabels(t *testing.T) {
 	labels := map[string]string{"team": "vision", "app.kubernetes.io/part-of": "imagenet"}
 	annotations := map[string]string{"owner": "ml@example.com", "team": "ignored"}
-	got, err := WorkflowLabels([]string{"team", "owner", "app.kubernetes.io/part-of", "missing"}, labels, annotations)
+	got, err := schema.WorkflowLabels([]string{"team", "owner", "app.kubernetes.io/part-of", "missing"}, labels, annotations)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,21 +59,21 @@ func TestWorkflowLabels(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, got[k], v)
 		}
 	}
-	if _, err := WorkflowLabels([]string{"a.b", "a/b"}, nil, nil); err == nil {
+	if _, err := schema.WorkflowLabels([]string{"a.b", "a/b"}, nil, nil); err == nil {
 		t.Error("collision after sanitizing accepted")
 	}
-	if _, err := WorkflowLabels([]string{"workflow"}, nil, nil); err == nil {
+	if _, err := schema.WorkflowLabels([]string{"workflow"}, nil, nil); err == nil {
 		t.Error("reserved label accepted")
 	}
 }
 
 func TestParseLabel(t *testing.T) {
-	if n, v, err := ParseLabel("team=vision=1"); err != nil || n != "team" || v != "vision=1" {
+	if n, v, err := schema.ParseLabel("team=vision=1"); err != nil || n != "team" || v != "vision=1" {
 		t.Errorf("ParseLabel = %q %q %v", n, v, err)
 	}
 	for _, bad := range []string{"team", "=x", "namespace=x", "a.b=x", "node_id=1"} {
-		if _, _, err := ParseLabel(bad); err == nil {
-			t.Errorf("ParseLabel(%q) accepted", bad)
+		if _, _, err := schema.ParseLabel(bad); err == nil {
+			t.Errorf("schema.ParseLabel(%q) accepted", bad)
 		}
 	}
 }
@@ -80,9 +82,9 @@ func TestParseLabel(t *testing.T) {
 // format; the output must parse back to the same values.
 func TestHostileValues(t *testing.T) {
 	hostile := "a\"b\\c\nd} evil=\"1\" \xff"
-	run := &workflow.Run{
-		Engine: "argo", Name: hostile, Pipeline: hostile, Phase: "Succeeded", Result: workflow.ResultSuccess,
-		Steps: []workflow.Step{{ID: "x", Name: hostile, Template: hostile, Phase: "Succeeded", Result: workflow.ResultSuccess, Attempt: -1}},
+	run := &pipeline.Run{
+		Engine: "argo", Name: hostile, Pipeline: hostile, Phase: "Succeeded", Result: pipeline.ResultSuccess,
+		Steps: []pipeline.Step{{ID: "x", Name: hostile, Template: hostile, Phase: "Succeeded", Result: pipeline.ResultSuccess, Attempt: -1}},
 	}
 	fams, err := Families(run, Options{Labels: map[string]string{"team": hostile}})
 	if err != nil {
@@ -97,8 +99,8 @@ func TestHostileValues(t *testing.T) {
 	if err != nil {
 		t.Fatalf("hostile values broke the format: %v", err)
 	}
-	want := SanitizeLabelValue(hostile)
-	m := parsed[StepResult.Name].GetMetric()[0]
+	want := schema.SanitizeLabelValue(hostile)
+	m := parsed[schema.StepResult.Name].GetMetric()[0]
 	for _, l := range m.GetLabel() {
 		if l.GetName() == "step" && l.GetValue() != want {
 			t.Errorf("step label = %q, want %q", l.GetValue(), want)

@@ -1,4 +1,4 @@
-// Package metrics turns a workflow.Run into Prometheus metric families with
+// Package metrics turns a pipeline.Run into Prometheus metric families with
 // step-metrics' naming scheme and labels, ready to push to a Pushgateway or
 // print in the text exposition format.
 //
@@ -21,40 +21,19 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/step-metrics/step-metrics/pkg/schema"
+
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/step-metrics/step-metrics/pkg/workflow"
+	"github.com/step-metrics/step-metrics/pkg/pipeline"
 )
-
-// StepMode says how steps become series.
-type StepMode string
-
-// The step modes.
-const (
-	// StepsPerNode gives every step (node, attempt) its own series.
-	StepsPerNode StepMode = "node"
-	// StepsPerTemplate aggregates steps per template (count, sum, max), for
-	// fan-outs of thousands of pods.
-	StepsPerTemplate StepMode = "template"
-	// StepsNone pushes pipeline-level metrics only.
-	StepsNone StepMode = "none"
-)
-
-// ParseStepMode parses a --steps value.
-func ParseStepMode(s string) (StepMode, error) {
-	switch m := StepMode(s); m {
-	case StepsPerNode, StepsPerTemplate, StepsNone:
-		return m, nil
-	}
-	return "", fmt.Errorf("steps mode %q: want node, template or none", s)
-}
 
 // Options tune Families.
 type Options struct {
-	// Steps is the step mode; empty means StepsPerNode.
-	Steps StepMode
+	// Steps is the step mode; empty means schema.StepsPerNode.
+	Steps schema.StepMode
 	// Labels are added to every series: static user labels and labels
 	// copied from the workflow. Names must be valid and not reserved.
 	Labels map[string]string
@@ -62,16 +41,16 @@ type Options struct {
 
 // Families returns the metric families of one run, sorted by name. It fails
 // only on invalid options.
-func Families(run *workflow.Run, opts Options) ([]*dto.MetricFamily, error) {
+func Families(run *pipeline.Run, opts Options) ([]*dto.MetricFamily, error) {
 	mode := opts.Steps
 	if mode == "" {
-		mode = StepsPerNode
+		mode = schema.StepsPerNode
 	}
-	if _, err := ParseStepMode(string(mode)); err != nil {
+	if _, err := schema.ParseStepMode(string(mode)); err != nil {
 		return nil, err
 	}
-	for _, name := range sortedNames(opts.Labels) {
-		if err := checkUserLabelName(name); err != nil {
+	for _, name := range schema.SortedNames(opts.Labels) {
+		if err := schema.CheckUserLabelName(name); err != nil {
 			return nil, err
 		}
 	}
@@ -81,69 +60,69 @@ func Families(run *workflow.Run, opts Options) ([]*dto.MetricFamily, error) {
 
 	// Pipeline level.
 	phase := run.Phase
-	for _, r := range workflow.Results {
-		b.gauge(RunResult, rl.with("result", string(r), "phase", phase), boolValue(run.Result == r))
+	for _, r := range pipeline.Results {
+		b.gauge(schema.RunResult, rl.with("result", string(r), "phase", phase), boolValue(run.Result == r))
 	}
 	if !run.Start.IsZero() {
-		b.gauge(RunStartTimestamp, rl, unixSeconds(run.Start))
+		b.gauge(schema.RunStartTimestamp, rl, unixSeconds(run.Start))
 	}
 	if run.Finished {
-		b.gauge(RunEndTimestamp, rl, unixSeconds(run.End))
-		b.gauge(RunDuration, rl, run.Duration.Seconds())
+		b.gauge(schema.RunEndTimestamp, rl, unixSeconds(run.End))
+		b.gauge(schema.RunDuration, rl, run.Duration.Seconds())
 	}
 	if !run.StepsUnavailable {
-		counts := map[workflow.Result]int{}
+		counts := map[pipeline.Result]int{}
 		unfinished := 0
 		var wait float64
 		res := map[string]float64{}
 		for i := range run.Steps {
 			s := &run.Steps[i]
-			if s.Result == workflow.ResultNone {
+			if s.Result == pipeline.ResultNone {
 				unfinished++
 			} else {
 				counts[s.Result]++
 			}
-			if s.Kind == workflow.KindWait && s.Finished {
+			if s.Kind == pipeline.KindWait && s.Finished {
 				wait += s.Duration.Seconds()
 			}
 			for r, v := range s.Resources {
 				res[r] += v
 			}
 		}
-		for _, r := range workflow.Results {
-			b.gauge(RunSteps, rl.with("result", string(r)), float64(counts[r]))
+		for _, r := range pipeline.Results {
+			b.gauge(schema.RunSteps, rl.with("result", string(r)), float64(counts[r]))
 		}
-		b.gauge(RunStepsUnfinished, rl, float64(unfinished))
+		b.gauge(schema.RunStepsUnfinished, rl, float64(unfinished))
 		retries := 0
 		for _, r := range run.Retries {
 			retries += r.Retries()
 		}
-		b.gauge(RunRetries, rl, float64(retries))
-		b.gauge(RunWait, rl, wait)
+		b.gauge(schema.RunRetries, rl, float64(retries))
+		b.gauge(schema.RunWait, rl, wait)
 		for _, r := range sortedFloatKeys(res) {
-			b.gauge(RunResources, rl.with("resource", r), res[r])
+			b.gauge(schema.RunResources, rl.with("resource", r), res[r])
 		}
 	}
 
 	switch mode {
-	case StepsPerNode:
+	case schema.StepsPerNode:
 		perNode(b, rl, run)
-	case StepsPerTemplate:
+	case schema.StepsPerTemplate:
 		perTemplate(b, rl, run)
 	}
 	return b.families(), nil
 }
 
 // runLabels are the labels on every series of a run.
-func runLabels(run *workflow.Run, opts Options) labels {
+func runLabels(run *pipeline.Run, opts Options) labels {
 	kv := []string{"engine", run.Engine, "pipeline", run.Pipeline, "workflow", run.Name}
-	for _, name := range sortedNames(opts.Labels) {
+	for _, name := range schema.SortedNames(opts.Labels) {
 		kv = append(kv, name, opts.Labels[name])
 	}
 	return makeLabels(kv...)
 }
 
-func perNode(b *builder, rl labels, run *workflow.Run) {
+func perNode(b *builder, rl labels, run *pipeline.Run) {
 	for i := range run.Steps {
 		s := &run.Steps[i]
 		kv := []string{"step", s.Name, "template", s.Template, "node_id", s.ID}
@@ -154,31 +133,31 @@ func perNode(b *builder, rl labels, run *workflow.Run) {
 			kv = append(kv, "attempt", strconv.Itoa(s.Attempt))
 		}
 		sl := b.with(rl, kv...)
-		if s.Result != workflow.ResultNone {
-			b.gauge(StepResult, b.with(sl, "result", string(s.Result), "phase", s.Phase), 1)
+		if s.Result != pipeline.ResultNone {
+			b.gauge(schema.StepResult, b.with(sl, "result", string(s.Result), "phase", s.Phase), 1)
 		}
-		if !s.Start.IsZero() && s.Kind != workflow.KindSkip {
-			b.gauge(StepStartTimestamp, sl, unixSeconds(s.Start))
+		if !s.Start.IsZero() && s.Kind != pipeline.KindSkip {
+			b.gauge(schema.StepStartTimestamp, sl, unixSeconds(s.Start))
 		}
 		if s.Finished {
-			b.gauge(StepEndTimestamp, sl, unixSeconds(s.End))
-			if s.Kind == workflow.KindWait {
-				b.gauge(StepWait, sl, s.Duration.Seconds())
+			b.gauge(schema.StepEndTimestamp, sl, unixSeconds(s.End))
+			if s.Kind == pipeline.KindWait {
+				b.gauge(schema.StepWait, sl, s.Duration.Seconds())
 			} else {
-				b.gauge(StepDuration, sl, s.Duration.Seconds())
+				b.gauge(schema.StepDuration, sl, s.Duration.Seconds())
 			}
 		}
 		for _, r := range sortedFloatKeys(s.Resources) {
-			b.gauge(StepResources, b.with(sl, "resource", r), s.Resources[r])
+			b.gauge(schema.StepResources, b.with(sl, "resource", r), s.Resources[r])
 		}
 	}
 	for _, r := range run.Retries {
-		b.gauge(StepRetries, rl.with("step", r.Name, "template", r.Template, "node_id", r.ID), float64(r.Retries()))
+		b.gauge(schema.StepRetries, rl.with("step", r.Name, "template", r.Template, "node_id", r.ID), float64(r.Retries()))
 	}
 }
 
 type templateAgg struct {
-	counts   map[workflow.Result]int
+	counts   map[pipeline.Result]int
 	n        uint64
 	sum, max float64
 	wait     float64
@@ -186,12 +165,12 @@ type templateAgg struct {
 	retries  int
 }
 
-func perTemplate(b *builder, rl labels, run *workflow.Run) {
+func perTemplate(b *builder, rl labels, run *pipeline.Run) {
 	aggs := map[string]*templateAgg{}
 	get := func(t string) *templateAgg {
 		a := aggs[t]
 		if a == nil {
-			a = &templateAgg{counts: map[workflow.Result]int{}, res: map[string]float64{}}
+			a = &templateAgg{counts: map[pipeline.Result]int{}, res: map[string]float64{}}
 			aggs[t] = a
 		}
 		return a
@@ -199,12 +178,12 @@ func perTemplate(b *builder, rl labels, run *workflow.Run) {
 	for i := range run.Steps {
 		s := &run.Steps[i]
 		a := get(templateKey(s.Template, s.Name))
-		if s.Result != workflow.ResultNone {
+		if s.Result != pipeline.ResultNone {
 			a.counts[s.Result]++
 		}
 		if s.Finished {
 			d := s.Duration.Seconds()
-			if s.Kind == workflow.KindWait {
+			if s.Kind == pipeline.KindWait {
 				a.wait += d
 			} else {
 				a.n++
@@ -229,23 +208,23 @@ func perTemplate(b *builder, rl labels, run *workflow.Run) {
 	for _, t := range names {
 		a := aggs[t]
 		tl := rl.with("template", t)
-		for _, r := range workflow.Results {
+		for _, r := range pipeline.Results {
 			if a.counts[r] > 0 {
-				b.gauge(TemplateSteps, tl.with("result", string(r)), float64(a.counts[r]))
+				b.gauge(schema.TemplateSteps, tl.with("result", string(r)), float64(a.counts[r]))
 			}
 		}
 		if a.n > 0 {
-			b.summary(TemplateDuration, tl, a.n, a.sum)
-			b.gauge(TemplateMaxDuration, tl, a.max)
+			b.summary(schema.TemplateDuration, tl, a.n, a.sum)
+			b.gauge(schema.TemplateMaxDuration, tl, a.max)
 		}
 		if a.wait > 0 {
-			b.gauge(TemplateWait, tl, a.wait)
+			b.gauge(schema.TemplateWait, tl, a.wait)
 		}
 		for _, r := range sortedFloatKeys(a.res) {
-			b.gauge(TemplateResources, tl.with("resource", r), a.res[r])
+			b.gauge(schema.TemplateResources, tl.with("resource", r), a.res[r])
 		}
 		if a.retries > 0 {
-			b.gauge(TemplateRetries, tl, float64(a.retries))
+			b.gauge(schema.TemplateRetries, tl, float64(a.retries))
 		}
 	}
 }
@@ -312,7 +291,7 @@ func (l labels) withPairs(cache map[pairKey]*dto.LabelPair, kv []string) labels 
 }
 
 func newPair(name, value string) *dto.LabelPair {
-	return &dto.LabelPair{Name: proto.String(name), Value: proto.String(SanitizeLabelValue(value))}
+	return &dto.LabelPair{Name: proto.String(name), Value: proto.String(schema.SanitizeLabelValue(value))}
 }
 
 // cachedLabels are the labels with few values in a run, whose pairs a
@@ -343,7 +322,7 @@ func (b *builder) with(l labels, kv ...string) labels {
 	return l.withPairs(b.pairs, kv)
 }
 
-func (b *builder) family(d Definition) *dto.MetricFamily {
+func (b *builder) family(d schema.Definition) *dto.MetricFamily {
 	mf := b.fams[d.Name]
 	if mf == nil {
 		t := dto.MetricType_GAUGE
@@ -356,7 +335,7 @@ func (b *builder) family(d Definition) *dto.MetricFamily {
 	return mf
 }
 
-func (b *builder) gauge(d Definition, l labels, v float64) {
+func (b *builder) gauge(d schema.Definition, l labels, v float64) {
 	mf := b.family(d)
 	if len(b.metrics) == 0 {
 		// Slabs grow with the run: 16 series, then as many as so far, up to 1024.
@@ -372,7 +351,7 @@ func (b *builder) gauge(d Definition, l labels, v float64) {
 	mf.Metric = append(mf.Metric, m)
 }
 
-func (b *builder) summary(d Definition, l labels, n uint64, sum float64) {
+func (b *builder) summary(d schema.Definition, l labels, n uint64, sum float64) {
 	mf := b.family(d)
 	mf.Metric = append(mf.Metric, &dto.Metric{Label: l, Summary: &dto.Summary{SampleCount: proto.Uint64(n), SampleSum: proto.Float64(sum)}})
 }

@@ -11,14 +11,17 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/step-metrics/step-metrics/pkg/schema"
+
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/step-metrics/step-metrics/bench/synth"
 	"github.com/step-metrics/step-metrics/pkg/custom"
+	"github.com/step-metrics/step-metrics/pkg/engine/argo"
 	"github.com/step-metrics/step-metrics/pkg/metrics"
-	"github.com/step-metrics/step-metrics/pkg/push"
-	"github.com/step-metrics/step-metrics/pkg/workflow"
+	"github.com/step-metrics/step-metrics/pkg/pipeline"
+	"github.com/step-metrics/step-metrics/pkg/sink/pushgateway"
 )
 
 // benchLarge adds the 50,000-node workflow to the benchmarks:
@@ -54,13 +57,13 @@ func benchInput(b *testing.B, n int) []byte {
 	return data
 }
 
-func benchRun(b *testing.B, n int) *workflow.Run {
+func benchRun(b *testing.B, n int) *pipeline.Run {
 	b.Helper()
-	wf, _, err := workflow.DecodeArgo(benchInput(b, n))
+	wf, _, err := argo.Decode(benchInput(b, n))
 	if err != nil {
 		b.Fatal(err)
 	}
-	return workflow.FromArgo(wf, workflow.ArgoOptions{})
+	return argo.FromWorkflow(wf, argo.Options{})
 }
 
 // perNode reports the time per node of the workflow, which stays flat
@@ -80,7 +83,7 @@ func seriesOf(fams []*dto.MetricFamily) int {
 var benchOpts = metrics.Options{Labels: map[string]string{"team": "ml-platform"}}
 
 func BenchmarkFamilies(b *testing.B) {
-	for _, mode := range []metrics.StepMode{metrics.StepsPerNode, metrics.StepsPerTemplate} {
+	for _, mode := range []schema.StepMode{schema.StepsPerNode, schema.StepsPerTemplate} {
 		for _, n := range benchSizes() {
 			run := benchRun(b, n)
 			opts := benchOpts
@@ -152,11 +155,11 @@ func BenchmarkPipeline(b *testing.B) {
 	}))
 	defer srv.Close()
 	build := func(b *testing.B, data []byte) []*dto.MetricFamily {
-		wf, _, err := workflow.DecodeArgo(data)
+		wf, _, err := argo.Decode(data)
 		if err != nil {
 			b.Fatal(err)
 		}
-		run := workflow.FromArgo(wf, workflow.ArgoOptions{})
+		run := argo.FromWorkflow(wf, argo.Options{})
 		fams, err := metrics.Families(run, benchOpts)
 		if err != nil {
 			b.Fatal(err)
@@ -207,11 +210,11 @@ func BenchmarkPipeline(b *testing.B) {
 		})
 		b.Run(fmt.Sprintf("out=push/nodes=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
-			target := push.Target{URL: srv.URL, Job: "step-metrics", Grouping: []push.Label{{Name: "namespace", Value: "bench"}, {Name: "workflow_id", Value: "uid"}}}
+			target := pushgateway.Target{URL: srv.URL, Job: "step-metrics", Grouping: []pushgateway.Label{{Name: "namespace", Value: "bench"}, {Name: "workflow_id", Value: "uid"}}}
 			for b.Loop() {
 				fams := build(b, data)
 				g := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return fams, nil })
-				if err := push.Push(context.Background(), target, g, srv.Client(), push.Retry{MaxAttempts: 1}); err != nil {
+				if err := pushgateway.Push(context.Background(), target, g, srv.Client(), pushgateway.Retry{MaxAttempts: 1}); err != nil {
 					b.Fatal(err)
 				}
 			}

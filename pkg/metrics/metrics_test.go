@@ -9,13 +9,19 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/step-metrics/step-metrics/pkg/engine"
+	"github.com/step-metrics/step-metrics/pkg/engine/tekton"
+
+	"github.com/step-metrics/step-metrics/pkg/schema"
+
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
 	"github.com/step-metrics/step-metrics/internal/example"
-	"github.com/step-metrics/step-metrics/pkg/workflow"
+	"github.com/step-metrics/step-metrics/pkg/engine/argo"
+	"github.com/step-metrics/step-metrics/pkg/pipeline"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -35,18 +41,18 @@ var tektonInputs = map[string]string{
 	"tekton/generated/v1beta1-embedded-failed":         "",
 }
 
-func loadRun(t *testing.T, name string) *workflow.Run {
+func loadRun(t *testing.T, name string) *pipeline.Run {
 	t.Helper()
 	if self, ok := tektonInputs[name]; ok {
 		data, err := os.ReadFile(filepath.Join("..", "..", "testdata", name+".yaml"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		tr, _, err := workflow.DecodeTekton(data)
+		run, _, err := tekton.Engine{}.Read(data, engine.Options{Self: self})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return workflow.FromTekton(tr, workflow.TektonOptions{SelfTaskRun: self})
+		return run
 	}
 	data := example.Workflow
 	if name != "example" {
@@ -55,11 +61,11 @@ func loadRun(t *testing.T, name string) *workflow.Run {
 			t.Fatal(err)
 		}
 	}
-	wf, _, err := workflow.DecodeArgo(data)
+	wf, _, err := argo.Decode(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return workflow.FromArgo(wf, workflow.ArgoOptions{})
+	return argo.FromWorkflow(wf, argo.Options{})
 }
 
 func fixtureNames(t *testing.T) []string {
@@ -100,8 +106,8 @@ func TestGolden(t *testing.T) {
 		vs := variants
 		if name == "example" || name == "07-steps-withitems-fanout-succeeded" || name == "tekton/generated/ml-pipeline-in-finally" {
 			vs = append(vs,
-				variant{".template", Options{Steps: StepsPerTemplate}},
-				variant{".none", Options{Steps: StepsNone, Labels: map[string]string{"team": "vision"}}})
+				variant{".template", Options{Steps: schema.StepsPerTemplate}},
+				variant{".none", Options{Steps: schema.StepsNone, Labels: map[string]string{"team": "vision"}}})
 		}
 		for _, v := range vs {
 			fams, err := Families(loadRun(t, name), v.opts)
@@ -137,7 +143,7 @@ func TestGolden(t *testing.T) {
 // on every fixture in every mode, and parses the text back.
 func TestLint(t *testing.T) {
 	for _, name := range fixtureNames(t) {
-		for _, mode := range []StepMode{StepsPerNode, StepsPerTemplate, StepsNone} {
+		for _, mode := range []schema.StepMode{schema.StepsPerNode, schema.StepsPerTemplate, schema.StepsNone} {
 			fams, err := Families(loadRun(t, name), Options{Steps: mode})
 			if err != nil {
 				t.Fatal(err)
@@ -182,8 +188,8 @@ func assertUniqueSeries(t *testing.T, where string, fams []*dto.MetricFamily) {
 // TestDefinitions checks that what Families emits matches Definitions:
 // names, types and label names.
 func TestDefinitions(t *testing.T) {
-	defs := map[string]Definition{}
-	for _, d := range Definitions {
+	defs := map[string]schema.Definition{}
+	for _, d := range schema.Definitions {
 		if _, dup := defs[d.Name]; dup {
 			t.Errorf("definition %s twice", d.Name)
 		}
@@ -192,12 +198,12 @@ func TestDefinitions(t *testing.T) {
 	emitted := map[string]bool{}
 	runLabels := map[string]bool{"engine": true, "pipeline": true, "workflow": true, "team": true}
 	for _, name := range fixtureNames(t) {
-		for _, mode := range []StepMode{StepsPerNode, StepsPerTemplate, StepsNone} {
+		for _, mode := range []schema.StepMode{schema.StepsPerNode, schema.StepsPerTemplate, schema.StepsNone} {
 			fams, _ := Families(loadRun(t, name), Options{Steps: mode, Labels: map[string]string{"team": "x"}})
 			for _, mf := range fams {
 				d, ok := defs[mf.GetName()]
 				if !ok {
-					t.Errorf("%s is emitted but not in Definitions", mf.GetName())
+					t.Errorf("%s is emitted but not in schema.Definitions", mf.GetName())
 					continue
 				}
 				emitted[d.Name] = true
@@ -224,7 +230,7 @@ func TestDefinitions(t *testing.T) {
 			}
 		}
 	}
-	for _, d := range Definitions {
+	for _, d := range schema.Definitions {
 		if !emitted[d.Name] {
 			t.Errorf("%s is defined but no fixture emits it", d.Name)
 		}
@@ -236,8 +242,8 @@ func TestDefinitions(t *testing.T) {
 func TestTemplateModeAgrees(t *testing.T) {
 	for _, name := range fixtureNames(t) {
 		run := loadRun(t, name)
-		node, _ := Families(run, Options{Steps: StepsPerNode})
-		tmpl, _ := Families(run, Options{Steps: StepsPerTemplate})
+		node, _ := Families(run, Options{Steps: schema.StepsPerNode})
+		tmpl, _ := Families(run, Options{Steps: schema.StepsPerTemplate})
 		sum := map[string]float64{}
 		count := map[string]float64{}
 		max := map[string]float64{}
@@ -245,7 +251,7 @@ func TestTemplateModeAgrees(t *testing.T) {
 		for _, s := range run.Steps {
 			tmplOf[s.ID] = templateKey(s.Template, s.Name)
 		}
-		for _, m := range family(node, StepDuration.Name).GetMetric() {
+		for _, m := range family(node, schema.StepDuration.Name).GetMetric() {
 			tp := tmplOf[label(m, "node_id")]
 			v := m.GetGauge().GetValue()
 			sum[tp] += v
@@ -255,7 +261,7 @@ func TestTemplateModeAgrees(t *testing.T) {
 			}
 		}
 		got := 0
-		for _, m := range family(tmpl, TemplateDuration.Name).GetMetric() {
+		for _, m := range family(tmpl, schema.TemplateDuration.Name).GetMetric() {
 			tp := label(m, "template")
 			got++
 			if m.GetSummary().GetSampleSum() != sum[tp] || float64(m.GetSummary().GetSampleCount()) != count[tp] {
@@ -266,12 +272,12 @@ func TestTemplateModeAgrees(t *testing.T) {
 		if got != len(sum) {
 			t.Errorf("%s: %d template duration series, %d templates with durations", name, got, len(sum))
 		}
-		for _, m := range family(tmpl, TemplateMaxDuration.Name).GetMetric() {
+		for _, m := range family(tmpl, schema.TemplateMaxDuration.Name).GetMetric() {
 			if tp := label(m, "template"); m.GetGauge().GetValue() != max[tp] {
 				t.Errorf("%s: template %s max = %v, want %v", name, tp, m.GetGauge().GetValue(), max[tp])
 			}
 		}
-		if family(tmpl, StepDuration.Name) != nil || family(node, TemplateDuration.Name) != nil {
+		if family(tmpl, schema.StepDuration.Name) != nil || family(node, schema.TemplateDuration.Name) != nil {
 			t.Errorf("%s: modes mix their families", name)
 		}
 	}
@@ -284,10 +290,10 @@ func TestRunLevelValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]float64{
-		RunDuration.Name:        1300,
-		RunRetries.Name:         1,
-		RunWait.Name:            158,
-		RunStepsUnfinished.Name: 0,
+		schema.RunDuration.Name:        1300,
+		schema.RunRetries.Name:         1,
+		schema.RunWait.Name:            158,
+		schema.RunStepsUnfinished.Name: 0,
 	}
 	for name, v := range want {
 		ms := family(fams, name).GetMetric()
@@ -299,7 +305,7 @@ func TestRunLevelValues(t *testing.T) {
 		}
 	}
 	results := map[string]float64{}
-	for _, m := range family(fams, RunResult.Name).GetMetric() {
+	for _, m := range family(fams, schema.RunResult.Name).GetMetric() {
 		results[label(m, "result")] = m.GetGauge().GetValue()
 		if label(m, "phase") != "Succeeded" {
 			t.Errorf("phase label = %q", label(m, "phase"))
@@ -309,7 +315,7 @@ func TestRunLevelValues(t *testing.T) {
 		t.Errorf("run results = %v", results)
 	}
 	steps := map[string]float64{}
-	for _, m := range family(fams, RunSteps.Name).GetMetric() {
+	for _, m := range family(fams, schema.RunSteps.Name).GetMetric() {
 		steps[label(m, "result")] = m.GetGauge().GetValue()
 	}
 	if steps["success"] != 8 || steps["failure"] != 1 {
@@ -322,11 +328,11 @@ func TestStepsUnavailable(t *testing.T) {
 	run.Steps, run.Retries, run.StepsUnavailable = nil, nil, true
 	fams, _ := Families(run, Options{})
 	for _, mf := range fams {
-		if strings.HasPrefix(mf.GetName(), "pipeline_step_") || mf.GetName() == RunSteps.Name {
+		if strings.HasPrefix(mf.GetName(), "pipeline_step_") || mf.GetName() == schema.RunSteps.Name {
 			t.Errorf("%s emitted without step status", mf.GetName())
 		}
 	}
-	if family(fams, RunDuration.Name) == nil {
+	if family(fams, schema.RunDuration.Name) == nil {
 		t.Error("no pipeline duration")
 	}
 }

@@ -10,9 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/step-metrics/step-metrics/pkg/engine"
+	"github.com/step-metrics/step-metrics/pkg/engine/tekton"
+
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
-	"github.com/step-metrics/step-metrics/pkg/workflow"
+	"github.com/step-metrics/step-metrics/pkg/pipeline"
 )
 
 const (
@@ -114,13 +117,12 @@ func TestKubernetesGetPipelineRun(t *testing.T) {
 		list.Items[2].Kind != "TaskRun" || list.Items[2].APIVersion != "tekton.dev/v1" || list.Items[2].Metadata.Name != "train-x7k2p-b" {
 		t.Errorf("list = %+v", list)
 	}
-	// What package workflow makes of it.
-	tr, warnings, err := workflow.DecodeTekton(got)
+	// What the Tekton engine makes of it.
+	run, warnings, err := tekton.Engine{}.Read(got, engine.Options{})
 	if err != nil || len(warnings) != 0 {
-		t.Fatalf("DecodeTekton: %v %q", err, warnings)
+		t.Fatalf("Read: %v %q", err, warnings)
 	}
-	run := workflow.FromTekton(tr, workflow.TektonOptions{})
-	if run.Name != testName || len(run.Steps) != 2 || run.Result != workflow.ResultSuccess || run.Duration != time.Minute {
+	if run.Name != testName || len(run.Steps) != 2 || run.Result != pipeline.ResultSuccess || run.Duration != time.Minute {
 		t.Errorf("run = %s, %d steps, %q, %v", run.Name, len(run.Steps), run.Result, run.Duration)
 	}
 }

@@ -1,0 +1,62 @@
+package argo
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/step-metrics/step-metrics/pkg/engine"
+	"github.com/step-metrics/step-metrics/pkg/pipeline"
+)
+
+// Name is the engine label value of Argo runs.
+const Name = "argo"
+
+// Engine reads Argo Workflows (Kubeflow Pipelines v2 runs on Argo are
+// Workflows too) as an engine.Engine.
+type Engine struct{}
+
+var _ engine.Engine = Engine{}
+
+// Name returns "argo".
+func (Engine) Name() string { return Name }
+
+// Detect reports whether data is an Argo Workflow by its kind or apiVersion.
+func (Engine) Detect(data []byte) bool {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 {
+		return false
+	}
+	if data[0] != '{' {
+		j, err := yaml.YAMLToJSON(data)
+		if err != nil {
+			return false
+		}
+		data = j
+	}
+	var probe struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+	}
+	if json.Unmarshal(data, &probe) != nil {
+		return false
+	}
+	return probe.Kind == "Workflow" || strings.HasPrefix(probe.APIVersion, "argoproj.io/")
+}
+
+// Read decodes one Workflow (see Decode) and builds its run (see
+// FromWorkflow); opts.Status is {{workflow.status}}, opts.Self is unused.
+func (Engine) Read(data []byte, opts engine.Options) (*pipeline.Run, []string, error) {
+	wf, warnings, err := Decode(data)
+	if err != nil {
+		return nil, warnings, err
+	}
+	return FromWorkflow(wf, Options{Status: opts.Status}), warnings, nil
+}
+
+// FromArguments returns RunFromArguments(name, namespace, uid, status).
+func (Engine) FromArguments(name, namespace, uid, status string) *pipeline.Run {
+	return RunFromArguments(name, namespace, uid, status)
+}

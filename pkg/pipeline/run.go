@@ -1,0 +1,181 @@
+// Package pipeline is the engine-neutral model of one pipeline run: the
+// run, its steps (each attempt of a retried step is one), the retried steps,
+// their outcomes, times and resource usage. It is what every engine adapter
+// (package engine/argo, engine/tekton) produces and what package metrics
+// turns into metric families, and it imports the standard library only, so
+// any package can use it without pulling an engine's types.
+//
+// The names follow the metrics: a Run gives the pipeline_run_* series, a
+// Step the pipeline_step_* series.
+//
+//	run, warnings, err := argo.Engine{}.Read(data, engine.Options{})
+//	for _, s := range run.Steps {
+//		fmt.Println(s.Name, s.Result, s.Duration)
+//	}
+package pipeline
+
+import (
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Result is the engine-neutral outcome of a pipeline run or a step. The
+// values follow the OpenTelemetry CI/CD semantic conventions
+// (cicd.pipeline.result / cicd.pipeline.task.run.result).
+type Result string
+
+// The result values. ResultNone means the run or step has not finished.
+const (
+	ResultNone         Result = ""
+	ResultSuccess      Result = "success"
+	ResultFailure      Result = "failure"
+	ResultError        Result = "error"
+	ResultTimeout      Result = "timeout"
+	ResultCancellation Result = "cancellation"
+	ResultSkip         Result = "skip"
+)
+
+// Results lists every result value a finished run or step can have, in a
+// fixed order. Metrics that give one series per result use this order.
+var Results = []Result{ResultSuccess, ResultFailure, ResultError, ResultTimeout, ResultCancellation, ResultSkip}
+
+// Kind says what a step spent its time on.
+type Kind string
+
+// The step kinds.
+const (
+	// KindWork is a step that ran something: a pod, a container of a
+	// container set, an HTTP request or a plugin call.
+	KindWork Kind = "work"
+	// KindWait is a step that waited (an Argo suspend node); its time is
+	// waiting time, not work.
+	KindWait Kind = "wait"
+	// KindSkip is a step that was skipped or omitted and never ran.
+	KindSkip Kind = "skip"
+)
+
+// Run is one pipeline run: an Argo Workflow or a Tekton PipelineRun.
+type Run struct {
+	// Engine names the engine that ran it: "argo" or "tekton".
+	Engine string
+	// Namespace, Name and UID identify the run object.
+	Namespace, Name, UID string
+	// Pipeline is the stable name of the pipeline the run belongs to
+	// (its template, cron workflow or generateName stem).
+	Pipeline string
+	// Phase is the engine's raw phase for the pipeline outcome.
+	Phase string
+	// Result is the outcome; ResultNone while the run is unfinished.
+	Result Result
+	// Start and End are zero when unknown.
+	Start, End time.Time
+	// Duration is End-Start, never negative; valid only if Finished.
+	Duration time.Duration
+	// Finished says whether Duration and End are known.
+	Finished bool
+	// Labels and Annotations are copied from the run object.
+	Labels, Annotations map[string]string
+	// Steps are the units of work, sorted by start time, then name, then ID.
+	Steps []Step
+	// Retries are the retried steps (Argo Retry nodes, retried Tekton
+	// TaskRuns), sorted by ID.
+	Retries []Retry
+	// StepsUnavailable is set when the run's step status could not be read
+	// (for instance offloaded to Argo's database); only pipeline-level
+	// facts are then known.
+	StepsUnavailable bool
+	// Warnings are problems found while reading the status, one line each.
+	Warnings []string
+}
+
+// Step is one unit of work of a run, or one attempt of a retried one.
+type Step struct {
+	// ID is the engine's unique ID of the node or task run.
+	ID string
+	// Name is the step's stable name: its display name, or the display
+	// name of its Retry parent for an attempt.
+	Name string
+	// Template names the template (or task) the step ran.
+	Template string
+	// Type is the engine's raw node type (Pod, Container, Suspend...), or
+	// for Tekton TaskRun or Step (a step container of a TaskRun).
+	Type string
+	// Kind classifies the step.
+	Kind Kind
+	// HostNode is the Kubernetes node it ran on, if known.
+	HostNode string
+	// Phase is the engine's raw phase.
+	Phase string
+	// Result is ResultNone while the step runs.
+	Result Result
+	// Start and End are zero when unknown.
+	Start, End time.Time
+	// Duration is End-Start, never negative; valid only if Finished.
+	Duration time.Duration
+	// Finished says whether Duration is known.
+	Finished bool
+	// Attempt is the 0-based attempt number under a Retry parent, or -1.
+	Attempt int
+	// RetryID is the ID of the Retry parent, if any.
+	RetryID string
+	// Resources are resource-seconds by resource name (cpu, memory,
+	// nvidia.com/gpu...), in the engine's units.
+	Resources map[string]float64
+	// Outputs are the step's output parameters or results by name.
+	Outputs map[string]string
+}
+
+// Retry is a step that the engine retried: an Argo Retry node, or a Tekton
+// TaskRun with a retriesStatus.
+type Retry struct {
+	// ID is the Retry node's ID.
+	ID string
+	// Name and Template as in Step.
+	Name, Template string
+	// Attempts is how many attempts were started.
+	Attempts int
+	// Phase and Result are the retried step's overall outcome.
+	Phase  string
+	Result Result
+}
+
+// Retries returns how many times the step was retried: attempts after the first.
+func (r Retry) Retries() int {
+	if r.Attempts <= 1 {
+		return 0
+	}
+	return r.Attempts - 1
+}
+
+// Warnf adds a warning, one line, to the run.
+func (r *Run) Warnf(format string, args ...any) {
+	r.Warnings = append(r.Warnings, fmt.Sprintf(format, args...))
+}
+
+// Span returns end-start, clamped at zero, and whether the clocks were
+// skewed (end before start): durations are never negative.
+func Span(start, end time.Time) (d time.Duration, skewed bool) {
+	d = end.Sub(start)
+	if d < 0 {
+		return 0, true
+	}
+	return d, false
+}
+
+// SortSteps orders steps by start time (unknown last), then name, then ID.
+func SortSteps(steps []Step) {
+	sort.SliceStable(steps, func(i, j int) bool {
+		a, b := &steps[i], &steps[j]
+		if !a.Start.Equal(b.Start) {
+			if a.Start.IsZero() || b.Start.IsZero() {
+				return b.Start.IsZero() && !a.Start.IsZero()
+			}
+			return a.Start.Before(b.Start)
+		}
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		return a.ID < b.ID
+	})
+}

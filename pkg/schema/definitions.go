@@ -1,0 +1,152 @@
+// Package schema is the one definition of what step-metrics writes: every
+// metric family's name, type, labels and HELP text, the label names, the
+// labels reserved for step-metrics, the grouping key of a run's group and
+// of a step's group, and the rules that make any string a valid label name
+// or value. It imports the standard library only, so every package (the
+// metric builder, the sinks, prune, the Go API for steps, the dashboards
+// and alert generators) uses it instead of spelling a name itself, and the
+// README's metric table is checked against Definitions.
+//
+//	for _, d := range schema.Definitions {
+//		fmt.Println(d.Name, d.Type, d.Labels)
+//	}
+//	key := schema.RunKey("step-metrics", "ml", uid) // job, namespace, workflow_id
+package schema
+
+import "fmt"
+
+// Prefix starts every metric name step-metrics writes.
+const Prefix = "pipeline_"
+
+// Label names step-metrics sets.
+const (
+	// Grouping labels: the key of a Pushgateway group (and, in remote
+	// write, ordinary labels on every series).
+	LabelJob        = "job"
+	LabelNamespace  = "namespace"
+	LabelWorkflowID = "workflow_id"
+	// LabelStep names a step: on step series, and in a step's own group.
+	LabelStep = "step"
+
+	// Run labels, on every series of a run.
+	LabelEngine   = "engine"
+	LabelPipeline = "pipeline"
+	LabelWorkflow = "workflow"
+
+	// Step labels.
+	LabelTemplate = "template"
+	LabelNodeID   = "node_id"
+	LabelNode     = "node"
+	LabelAttempt  = "attempt"
+	LabelPod      = "pod"
+
+	// Value labels.
+	LabelResult   = "result"
+	LabelPhase    = "phase"
+	LabelResource = "resource"
+)
+
+// DefaultJob is the job label of every group step-metrics pushes, a run's
+// and a step's alike.
+const DefaultJob = "step-metrics"
+
+// The Pushgateway's own metrics about each group, which prune and the
+// dashboards read.
+const (
+	PushTimeMetric        = "push_time_seconds"
+	PushFailureTimeMetric = "push_failure_time_seconds"
+)
+
+// Custom metrics: what steps publish about themselves.
+const (
+	// CustomPrefix starts the name of every custom metric (pipeline_custom_<name>).
+	CustomPrefix = Prefix + "custom_"
+	// CustomHelp is the HELP of a custom metric whose step gave none. The
+	// exit handler and a step's direct push use the same text, so the
+	// Pushgateway sees one HELP per name.
+	CustomHelp = "Custom metric published by a pipeline step (step-metrics output convention)."
+	// OutputName is the name of the output parameter (Argo) or result
+	// (Tekton) that carries a step's custom metrics; outputs named
+	// OutputName + "-<anything>" carry them too.
+	OutputName = "step-metrics"
+)
+
+// StepMode says how steps become series.
+type StepMode string
+
+// The step modes.
+const (
+	// StepsPerNode gives every step (node, attempt) its own series.
+	StepsPerNode StepMode = "node"
+	// StepsPerTemplate aggregates steps per template (count, sum, max), for
+	// fan-outs of thousands of pods.
+	StepsPerTemplate StepMode = "template"
+	// StepsNone pushes pipeline-level metrics only.
+	StepsNone StepMode = "none"
+)
+
+// ParseStepMode parses a --steps value.
+func ParseStepMode(s string) (StepMode, error) {
+	switch m := StepMode(s); m {
+	case StepsPerNode, StepsPerTemplate, StepsNone:
+		return m, nil
+	}
+	return "", fmt.Errorf("steps mode %q: want node, template or none", s)
+}
+
+// Metric types of Definition.Type, as the text format names them.
+const (
+	Gauge   = "gauge"
+	Summary = "summary"
+)
+
+// Definition describes one metric family step-metrics pushes. The README's
+// metric table is checked against Definitions.
+type Definition struct {
+	// Name is the family's name.
+	Name string
+	// Type is Gauge or Summary.
+	Type string
+	// Labels are the labels on the samples besides the run labels
+	// (engine, pipeline, workflow and user labels) and the grouping labels.
+	Labels []string
+	// Mode is the step mode that emits it: "" for every mode.
+	Mode StepMode
+	// Help is the family's HELP text.
+	Help string
+}
+
+// The metric families. Run-level families are pushed in every step mode.
+var (
+	RunResult          = Definition{"pipeline_run_result", Gauge, []string{"result", "phase"}, "", "Outcome of the pipeline run: 1 for its result (success, failure, error, timeout, cancellation, skip), 0 for the others; phase is the engine's raw phase."}
+	RunDuration        = Definition{"pipeline_run_duration_seconds", Gauge, nil, "", "Wall time of the pipeline run from its start to the end of its last step, excluding exit handlers."}
+	RunStartTimestamp  = Definition{"pipeline_run_start_timestamp_seconds", Gauge, nil, "", "Unix time the pipeline run started."}
+	RunEndTimestamp    = Definition{"pipeline_run_end_timestamp_seconds", Gauge, nil, "", "Unix time the pipeline run's steps finished."}
+	RunSteps           = Definition{"pipeline_run_steps", Gauge, []string{"result"}, "", "Number of finished steps of the run by result; each retry attempt counts as a step."}
+	RunStepsUnfinished = Definition{"pipeline_run_steps_unfinished", Gauge, nil, "", "Number of steps still pending or running when the metrics were pushed."}
+	RunRetries         = Definition{"pipeline_run_retries", Gauge, nil, "", "Number of retries (attempts after the first) over all steps of the run."}
+	RunWait            = Definition{"pipeline_run_wait_seconds", Gauge, nil, "", "Time spent in suspend (approval, wait) steps of the run."}
+	RunResources       = Definition{"pipeline_run_resource_seconds", Gauge, []string{"resource"}, "", "Resource usage of the run's steps as the engine reports it (Argo resourcesDuration: 1 = one CPU core, 100Mi of memory or one GPU for one second)."}
+
+	StepResult         = Definition{"pipeline_step_result", Gauge, []string{"step", "template", "node_id", "node", "attempt", "result", "phase"}, StepsPerNode, "Outcome of a finished step: 1, with its result and the engine's raw phase as labels."}
+	StepDuration       = Definition{"pipeline_step_duration_seconds", Gauge, []string{"step", "template", "node_id", "node", "attempt"}, StepsPerNode, "Wall time of a finished step (one attempt), finishedAt minus startedAt."}
+	StepWait           = Definition{"pipeline_step_wait_seconds", Gauge, []string{"step", "template", "node_id", "node", "attempt"}, StepsPerNode, "Time a suspend step waited."}
+	StepStartTimestamp = Definition{"pipeline_step_start_timestamp_seconds", Gauge, []string{"step", "template", "node_id", "node", "attempt"}, StepsPerNode, "Unix time the step started."}
+	StepEndTimestamp   = Definition{"pipeline_step_end_timestamp_seconds", Gauge, []string{"step", "template", "node_id", "node", "attempt"}, StepsPerNode, "Unix time the step finished."}
+	StepResources      = Definition{"pipeline_step_resource_seconds", Gauge, []string{"step", "template", "node_id", "node", "attempt", "resource"}, StepsPerNode, "Resource usage of the step as the engine reports it (see pipeline_run_resource_seconds)."}
+	StepRetries        = Definition{"pipeline_step_retries", Gauge, []string{"step", "template", "node_id"}, StepsPerNode, "Number of retries of a retried step (attempts after the first); node_id is the retry node's."}
+
+	TemplateSteps       = Definition{"pipeline_template_steps", Gauge, []string{"template", "result"}, StepsPerTemplate, "Number of finished steps of a template by result."}
+	TemplateDuration    = Definition{"pipeline_template_duration_seconds", Summary, []string{"template"}, StepsPerTemplate, "Wall time of the finished steps of a template: _count steps, _sum seconds."}
+	TemplateMaxDuration = Definition{"pipeline_template_max_duration_seconds", Gauge, []string{"template"}, StepsPerTemplate, "Longest wall time of a finished step of a template."}
+	TemplateWait        = Definition{"pipeline_template_wait_seconds", Gauge, []string{"template"}, StepsPerTemplate, "Time the suspend steps of a template waited."}
+	TemplateResources   = Definition{"pipeline_template_resource_seconds", Gauge, []string{"template", "resource"}, StepsPerTemplate, "Resource usage of the steps of a template (see pipeline_run_resource_seconds)."}
+	TemplateRetries     = Definition{"pipeline_template_retries", Gauge, []string{"template"}, StepsPerTemplate, "Number of retries of the steps of a template."}
+)
+
+// Definitions lists every metric family step-metrics pushes.
+var Definitions = []Definition{
+	RunResult, RunDuration, RunStartTimestamp, RunEndTimestamp, RunSteps, RunStepsUnfinished, RunRetries, RunWait, RunResources,
+	StepResult, StepDuration, StepWait, StepStartTimestamp, StepEndTimestamp, StepResources, StepRetries,
+	TemplateSteps, TemplateDuration, TemplateMaxDuration, TemplateWait, TemplateResources, TemplateRetries,
+}

@@ -1,0 +1,91 @@
+package pushgateway
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/step-metrics/step-metrics/pkg/httpclient"
+
+	"github.com/step-metrics/step-metrics/internal/testenv"
+)
+
+// TestCertificateErrorsAreFinal: a refused certificate is not retried (the
+// answer would be the same) and the error says what to do.
+func TestCertificateErrorsAreFinal(t *testing.T) {
+	ca := testenv.NewCA(t, "hints")
+	tests := []struct {
+		name string
+		cert testenv.CertOptions
+		cfg  httpclient.Config
+		want []string
+	}{
+		{"unknown CA", testenv.CertOptions{}, httpclient.Config{},
+			[]string{"certificate signed by unknown authority", "--ca-file"}},
+		{"expired", testenv.CertOptions{NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)}, httpclient.Config{CAFile: ca.CertFile},
+			[]string{"expired", "renew it"}},
+		{"wrong host name", testenv.CertOptions{DNSNames: []string{"pushgateway.monitoring.svc"}}, httpclient.Config{CAFile: ca.CertFile},
+			[]string{"127.0.0.1", "--tls-server-name"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			certFile, keyFile := ca.IssueWith(t, "pg", false, tt.cert)
+			pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+			srv.TLS = &tls.Config{Certificates: []tls.Certificate{pair}}
+			srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+			srv.StartTLS()
+			defer srv.Close()
+			client, err := httpclient.New(tt.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			doer := &countingDoer{next: client}
+			start := time.Now()
+			err = Push(context.Background(), testTarget(srv.URL), testRegistry(t), doer, Retry{MaxAttempts: 5, InitialBackoff: 200 * time.Millisecond})
+			if err == nil {
+				t.Fatal("push accepted a bad certificate")
+			}
+			if n := doer.calls.Load(); n != 1 {
+				t.Errorf("%d attempts, want 1: a certificate error is final", n)
+			}
+			if took := time.Since(start); took > 2*time.Second {
+				t.Errorf("took %v", took)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q\ndoes not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestHint(t *testing.T) {
+	if h := Hint(nil); h != "" {
+		t.Errorf("Hint(nil) = %q", h)
+	}
+	if h := Hint(&net.OpError{Op: "dial", Err: errString("connection refused")}); h != "" {
+		t.Errorf("a refused connection got a hint: %q", h)
+	}
+	if h := Hint(errString("remote error: tls: certificate required")); !strings.Contains(h, "--cert-file") {
+		t.Errorf("mTLS hint %q", h)
+	}
+	if h := Hint(errString(`http: server gave HTTP response to HTTPS client`)); !strings.Contains(h, "http://") {
+		t.Errorf("plain HTTP hint %q", h)
+	}
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }
