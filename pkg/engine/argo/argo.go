@@ -20,7 +20,7 @@ var argoPipelineLabels = []string{
 	"workflows.argoproj.io/cron-workflow",
 }
 
-// Options tune FromArgo.
+// Options tune FromWorkflow.
 type Options struct {
 	// Status, when set, is the pipeline outcome as Argo passes it to an
 	// exit handler ({{workflow.status}}: Succeeded, Failed or Error). It

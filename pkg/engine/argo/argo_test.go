@@ -66,7 +66,7 @@ func readRun(t *testing.T, data []byte, opts Options) *pipeline.Run {
 	t.Helper()
 	wf, _, err := Decode(data)
 	if err != nil {
-		t.Fatalf("DecodeArgo: %v", err)
+		t.Fatalf("Decode: %v", err)
 	}
 	return FromWorkflow(wf, opts)
 }
@@ -335,7 +335,7 @@ func TestArgoResult(t *testing.T) {
 	}
 	for _, tc := range tests {
 		if got := Result(tc.phase, tc.message); got != tc.want {
-			t.Errorf("ArgoResult(%q, %q) = %q, want %q", tc.phase, tc.message, got, tc.want)
+			t.Errorf("Result(%q, %q) = %q, want %q", tc.phase, tc.message, got, tc.want)
 		}
 	}
 }

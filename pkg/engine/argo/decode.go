@@ -38,7 +38,7 @@ var maxDecompressed int64 = MaxDecompressedNodes
 // warning. Input that is not a Workflow at all is an error whose message
 // names what is wrong, on one line.
 //
-// Of each entry of status.nodes, only what FromArgo reads is decoded (see
+// Of each entry of status.nodes, only what FromWorkflow reads is decoded (see
 // argoNode): node inputs, artifacts, exit codes, outbound nodes, progress,
 // template scope, pod IP, memoization and synchronization status are left
 // zero, and so is status.taskResultsCompletionStatus. They make up half of
@@ -187,8 +187,8 @@ func readAll(r io.Reader, hint int) ([]byte, error) {
 	}
 }
 
-// argoDoc is the Workflow as DecodeArgo reads it: in full, but for the
-// node map (argoNodes) and the per-pod task result flags, which FromArgo
+// argoDoc is the Workflow as Decode reads it: in full, but for the
+// node map (argoNodes) and the per-pod task result flags, which FromWorkflow
 // does not need.
 type argoDoc struct {
 	metav1.TypeMeta   `json:",inline"`
@@ -202,7 +202,7 @@ type argoDoc struct {
 	} `json:"status,omitempty"`
 }
 
-// argoNodes is status.nodes as DecodeArgo reads it.
+// argoNodes is status.nodes as Decode reads it.
 type argoNodes map[string]*argoNode
 
 // nodes returns the node map in Argo's type; nil if there is none.
@@ -232,7 +232,7 @@ func (m argoNodes) nodes() wfv1.Nodes {
 	return out
 }
 
-// argoNode is one entry of status.nodes, with the fields FromArgo reads.
+// argoNode is one entry of status.nodes, with the fields FromWorkflow reads.
 // The others are shadowed by fields of the same JSON names that the
 // decoder only scans past; times are parsed without a second JSON decode.
 type argoNode struct {
@@ -266,7 +266,7 @@ type argoParameter struct {
 	Description skipped `json:"description,omitempty"`
 }
 
-// skipped is a field DecodeArgo does not read: the decoder scans past its
+// skipped is a field Decode does not read: the decoder scans past its
 // value, whatever its type.
 type skipped struct{}
 

@@ -21,7 +21,7 @@ import (
 	"github.com/step-metrics/step-metrics/pkg/engine/argo"
 )
 
-// DecodeArgo reads only the node fields FromArgo needs. The Run it gives
+// Decode reads only the node fields FromWorkflow needs. The Run it gives
 // must be the one a full decode into Argo's own types gives, for every
 // fixture, the bundled example and synthetic fan-outs in both forms.
 func TestDecodeArgoLeanSameRun(t *testing.T) {
@@ -62,14 +62,14 @@ func TestDecodeArgoLeanSameRun(t *testing.T) {
 			for _, opts := range []argo.Options{{}, {Status: "Failed"}} {
 				got, want := argo.FromWorkflow(lean, opts), argo.FromWorkflow(full, opts)
 				if !reflect.DeepEqual(got, want) {
-					t.Errorf("FromArgo differs between the lean and the full decode (opts %+v):\nlean %+v\nfull %+v", opts, got, want)
+					t.Errorf("FromWorkflow differs between the lean and the full decode (opts %+v):\nlean %+v\nfull %+v", opts, got, want)
 				}
 			}
 		})
 	}
 }
 
-// fullDecode is what DecodeArgo did before it read nodes leanly:
+// fullDecode is what Decode did before it read nodes leanly:
 // everything into Argo's own types.
 func fullDecode(t *testing.T, data []byte) *wfv1.Workflow {
 	t.Helper()
@@ -124,7 +124,7 @@ func TestDecodeArgoLeanOddNodes(t *testing.T) {
 		`{"kind":"Workflow","metadata":{"name":"w"},"status":{"nodes":{"a":{"startedAt":"yesterday"}}}}`,
 		`{"kind":"Workflow","metadata":{"name":"w"},"status":{"nodes":{"a":{"startedAt":17}}}}`,
 	} {
-		// DecodeArgo turns a type mismatch into a warning, other errors
+		// Decode turns a type mismatch into a warning, other errors
 		// (a malformed time) into errors: the same for both decodes.
 		_, warnings, errLean := argo.Decode([]byte(bad))
 		var wf wfv1.Workflow

@@ -44,7 +44,7 @@ func TestDecodeArgoBadInput(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			wf, _, err := Decode([]byte(c.in))
 			if err == nil {
-				t.Fatalf("DecodeArgo(%q) = %v, want error containing %q", c.in, wf.Name, c.want)
+				t.Fatalf("Decode(%q) = %v, want error containing %q", c.in, wf.Name, c.want)
 			}
 			if !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %q does not contain %q", err, c.want)

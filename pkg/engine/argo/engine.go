@@ -23,7 +23,10 @@ var _ engine.Engine = Engine{}
 // Name returns "argo".
 func (Engine) Name() string { return Name }
 
-// Detect reports whether data is an Argo Workflow by its kind or apiVersion.
+// Detect reports whether data is an Argo Workflow: by its kind or
+// apiVersion, or, for an object printed without them, by fields only a
+// Workflow has (spec.templates, spec.workflowTemplateRef, status.nodes,
+// status.compressedNodes), as Decode accepts it.
 func (Engine) Detect(data []byte) bool {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
@@ -39,9 +42,21 @@ func (Engine) Detect(data []byte) bool {
 	var probe struct {
 		APIVersion string `json:"apiVersion"`
 		Kind       string `json:"kind"`
+		Spec       struct {
+			Templates           json.RawMessage `json:"templates"`
+			WorkflowTemplateRef json.RawMessage `json:"workflowTemplateRef"`
+		} `json:"spec"`
+		Status struct {
+			Nodes           json.RawMessage `json:"nodes"`
+			CompressedNodes json.RawMessage `json:"compressedNodes"`
+		} `json:"status"`
 	}
 	if json.Unmarshal(data, &probe) != nil {
 		return false
+	}
+	if probe.Kind == "" && probe.APIVersion == "" {
+		return probe.Spec.Templates != nil || probe.Spec.WorkflowTemplateRef != nil ||
+			probe.Status.Nodes != nil || probe.Status.CompressedNodes != nil
 	}
 	return probe.Kind == "Workflow" || strings.HasPrefix(probe.APIVersion, "argoproj.io/")
 }

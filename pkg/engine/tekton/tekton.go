@@ -12,7 +12,7 @@ import (
 	"github.com/step-metrics/step-metrics/pkg/pipeline"
 )
 
-// options tune FromTekton.
+// options tune fromObjects.
 type options struct {
 	// Status, when set, is the pipeline outcome as Tekton passes it to a
 	// finally task ($(tasks.status): Succeeded, Failed, Completed or None).
@@ -138,7 +138,7 @@ func fromObjects(tr *objects, opts options) *pipeline.Run {
 	return run
 }
 
-// tektonBuilder holds what FromTekton works out about a run.
+// tektonBuilder holds what fromObjects works out about a run.
 type tektonBuilder struct {
 	run  *pipeline.Run
 	pr   *pipelineRun

@@ -27,7 +27,7 @@ const (
 )
 
 // objects is a Tekton PipelineRun with the TaskRuns that belong to it, as
-// DecodeTekton reads them. It holds the subset of Tekton's types that
+// decode reads them. It holds the subset of Tekton's types that
 // step-metrics uses (see the package documentation for why these are local
 // types rather than tektoncd/pipeline's).
 type objects struct {
@@ -235,7 +235,7 @@ type taskRunResult struct {
 	Value json.RawMessage `json:"value,omitempty"`
 }
 
-// tektonDoc is what DecodeTekton looks at first in every document.
+// tektonDoc is what decode looks at first in every document.
 type tektonDoc struct {
 	APIVersion string                     `json:"apiVersion"`
 	Kind       string                     `json:"kind"`
@@ -518,7 +518,7 @@ func (d *tektonDecoder) result() (*objects, []string, error) {
 	return run, w, nil
 }
 
-// detect reports whether data looks like Tekton input for DecodeTekton
+// detect reports whether data looks like Tekton input for decode
 // rather than an Argo Workflow: a PipelineRun or TaskRun (by kind, or by
 // fields only they have), or a list holding one. It reads only as much as
 // it needs and never fails; undecodable input is not Tekton.

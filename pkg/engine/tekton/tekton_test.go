@@ -172,7 +172,7 @@ func readTekton(t *testing.T, data []byte, opts options) *pipeline.Run {
 	t.Helper()
 	tr, _, err := decode(data)
 	if err != nil {
-		t.Fatalf("DecodeTekton: %v", err)
+		t.Fatalf("decode: %v", err)
 	}
 	return fromObjects(tr, opts)
 }
@@ -360,7 +360,7 @@ func TestDecodeTektonAlone(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !detect(data) {
-			t.Errorf("%s: IsTekton = false", file)
+			t.Errorf("%s: detect = false", file)
 		}
 		if _, _, err := decode(data); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: error %v, want %q", file, err, want)
@@ -915,7 +915,7 @@ func TestDecodeTektonForms(t *testing.T) {
 			t.Errorf("%s: run differs:\n got %+v\nwant %+v", name, got, want)
 		}
 		if !detect(data) {
-			t.Errorf("%s: IsTekton = false", name)
+			t.Errorf("%s: detect = false", name)
 		}
 	}
 	// Matched by the tekton.dev/pipelineRun label alone; other runs'
@@ -989,7 +989,7 @@ func TestDecodeTektonBadInput(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			tr, _, err := decode([]byte(c.in))
 			if err == nil {
-				t.Fatalf("DecodeTekton(%q) = %+v, want an error containing %q", c.in, tr, c.want)
+				t.Fatalf("decode(%q) = %+v, want an error containing %q", c.in, tr, c.want)
 			}
 			if !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %q does not contain %q", err, c.want)
@@ -1013,7 +1013,7 @@ func TestIsTekton(t *testing.T) {
 			t.Fatal(err)
 		}
 		if detect(b) {
-			t.Errorf("%s: IsTekton = true", filepath.Base(f))
+			t.Errorf("%s: detect = true", filepath.Base(f))
 		}
 	}
 	for in, want := range map[string]bool{
@@ -1027,7 +1027,7 @@ func TestIsTekton(t *testing.T) {
 		"spec: {taskRef: {name: x}}":                true,
 	} {
 		if got := detect([]byte(in)); got != want {
-			t.Errorf("IsTekton(%q) = %v, want %v", in, got, want)
+			t.Errorf("detect(%q) = %v, want %v", in, got, want)
 		}
 	}
 }
