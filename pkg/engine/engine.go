@@ -75,6 +75,16 @@ func PipelineFromName(name string) string {
 	return name
 }
 
+// PipelineFromGenerateName is the pipeline of a run object that names none
+// (no template label, no template reference): its generateName stem
+// without the trailing "-" or ".", else its name.
+func PipelineFromGenerateName(generateName, name string) string {
+	if g := strings.TrimRight(generateName, "-."); g != "" {
+		return g
+	}
+	return name
+}
+
 // OneLine makes s fit one log line: newlines become spaces, at most 300
 // bytes are kept.
 func OneLine(s string) string {

@@ -316,10 +316,7 @@ func argoPipeline(wf *wfv1.Workflow) string {
 	if wf.Spec.WorkflowTemplateRef != nil && wf.Spec.WorkflowTemplateRef.Name != "" {
 		return wf.Spec.WorkflowTemplateRef.Name
 	}
-	if g := strings.TrimRight(wf.GenerateName, "-."); g != "" {
-		return g
-	}
-	return wf.Name
+	return engine.PipelineFromGenerateName(wf.GenerateName, wf.Name)
 }
 
 // Result maps an Argo node or workflow phase, and its message, to a Result.

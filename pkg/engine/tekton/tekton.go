@@ -631,10 +631,7 @@ func tektonPipeline(pr *pipelineRun) string {
 	if pr.Spec.PipelineRef != nil && pr.Spec.PipelineRef.Name != "" {
 		return pr.Spec.PipelineRef.Name
 	}
-	if g := strings.TrimRight(pr.GenerateName, "-."); g != "" {
-		return g
-	}
-	return pr.Name
+	return engine.PipelineFromGenerateName(pr.GenerateName, pr.Name)
 }
 
 // RunFromArguments is the run as far as a finally task's arguments
