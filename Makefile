@@ -5,8 +5,11 @@ GO        ?= go
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 FUZZTIME  ?= 10s
+# golangci-lint: where scripts/test-deps.sh installs it (go install into the
+# first GOPATH entry's bin), unless GOLANGCI_LINT names another.
+GOLANGCI_LINT ?= $(firstword $(subst :, ,$(shell $(GO) env GOPATH)))/bin/golangci-lint
 
-.PHONY: all build example test test-deps vet fmt-check unit lint-manifests fuzz-short e2e-argo fuzz update-golden clean bench bench-quick
+.PHONY: all build example test test-deps vet fmt-check lint unit lint-manifests fuzz-short e2e-argo fuzz update-golden clean bench bench-quick
 
 all: build
 
@@ -18,8 +21,8 @@ build:
 example:
 	$(GO) run ./cmd/step-metrics push --example --dry-run
 
-## test: every test: deps, vet, format, unit + e2e tests, short fuzz runs, brief benchmarks
-test: test-deps vet fmt-check unit lint-manifests fuzz-short e2e-argo bench-quick
+## test: every test: deps, vet, format, lint, unit + e2e tests, short fuzz runs, brief benchmarks
+test: test-deps vet fmt-check lint unit lint-manifests fuzz-short e2e-argo bench-quick
 
 ## bench: the full benchmark (100 to 50,000 nodes, against jq+curl and a naive client; ~15 min on 2 cores): bench/results.md
 bench:
@@ -36,7 +39,13 @@ vet:
 	$(GO) vet ./...
 
 fmt-check:
-	@out=$$(gofmt -l cmd pkg internal test); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l cmd pkg internal test bench); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## lint: golangci-lint with .golangci.yml, over the module and the nested test/lint module
+lint:
+	@test -x "$(GOLANGCI_LINT)" || { echo "lint: no $(GOLANGCI_LINT): run make test-deps (or set GOLANGCI_LINT)"; exit 1; }
+	$(GOLANGCI_LINT) run ./...
+	cd test/lint && $(GOLANGCI_LINT) run --config ../../.golangci.yml ./...
 
 unit:
 	$(GO) test -count=1 ./...

@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
 # Installs what the test suite runs for real: Prometheus's promtool and the
-# Pushgateway (Debian packages). Idempotent; needs root (or sudo) only when
-# something is missing.
+# Pushgateway (Debian packages), and golangci-lint (go install). Idempotent;
+# needs root (or sudo) only when a Debian package is missing.
 set -euo pipefail
+
+# golangci-lint (make lint), a Go tool: go install puts it in the first
+# GOPATH entry's bin, where the Makefile looks for it. No root needed.
+GOLANGCI_LINT_VERSION=v2.15.0
+GO=${GO:-go}
+gobin="$("$GO" env GOPATH | cut -d: -f1)/bin"
+if ! "$gobin/golangci-lint" version 2>/dev/null | grep -q "version ${GOLANGCI_LINT_VERSION#v} "; then
+  echo "test-deps: installing golangci-lint $GOLANGCI_LINT_VERSION into $gobin" >&2
+  GOBIN="$gobin" "$GO" install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$GOLANGCI_LINT_VERSION"
+fi
 
 need=()
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)

@@ -56,7 +56,7 @@ func datasourceVar() cog.Builder[dashboard.VariableModel] {
 func namespaceVar() cog.Builder[dashboard.VariableModel] {
 	return dashboard.NewQueryVariableBuilder("namespace").Label("Namespace").
 		Description("Kubernetes namespaces of the runs (a grouping label of each run's Pushgateway group).").
-		Query(str("label_values(" + mRunResult + ", namespace)")).Datasource(ds).
+		Query(str("label_values(" + mRunResult + ", " + lNS + ")")).Datasource(ds).
 		Refresh(dashboard.VariableRefreshOnTimeRangeChanged).Sort(dashboard.VariableSortAlphabeticalAsc).
 		Multi(true).IncludeAll(true).AllValue(".*")
 }
@@ -64,7 +64,7 @@ func namespaceVar() cog.Builder[dashboard.VariableModel] {
 func pipelineVar(multi bool) cog.Builder[dashboard.VariableModel] {
 	v := dashboard.NewQueryVariableBuilder("pipeline").Label("Pipeline").
 		Description("The pipeline label: the WorkflowTemplate, ClusterWorkflowTemplate or CronWorkflow a run comes from, else its generateName stem.").
-		Query(str("label_values(" + sel(mRunResult, mNS) + ", pipeline)")).Datasource(ds).
+		Query(str("label_values(" + sel(mRunResult, mNS) + ", " + lPipeline + ")")).Datasource(ds).
 		Refresh(dashboard.VariableRefreshOnTimeRangeChanged).Sort(dashboard.VariableSortAlphabeticalAsc)
 	if multi {
 		v.Multi(true).IncludeAll(true).AllValue(".*")
@@ -74,12 +74,12 @@ func pipelineVar(multi bool) cog.Builder[dashboard.VariableModel] {
 
 // runRegex turns query_result lines ({workflow="x",workflow_id="y"} v t)
 // into options: the Workflow's name as text, its UID as value.
-const runRegex = `/workflow="(?<text>[^"]+)",workflow_id="(?<value>[^"]+)"/`
+const runRegex = `/` + lWorkflow + `="(?<text>[^"]+)",` + lRunID + `="(?<value>[^"]+)"/`
 
 func runVar() cog.Builder[dashboard.VariableModel] {
 	return dashboard.NewQueryVariableBuilder("run").Label("Run").
 		Description("One run (Workflow) of the pipeline, newest first; its value is the run's workflow_id (the Workflow's UID).").
-		Query(str("query_result(sort_desc(max by (workflow, workflow_id) (" + lastIn(sel(mRunStart, mNS, mPipeline)) + ")))")).
+		Query(str("query_result(sort_desc(max by (" + list(lWorkflow, lRunID) + ") (" + lastIn(sel(mRunStart, mNS, mPipeline)) + ")))")).
 		Datasource(ds).Regex(runRegex).
 		Refresh(dashboard.VariableRefreshOnTimeRangeChanged).Sort(dashboard.VariableSortDisabled)
 }
@@ -87,7 +87,7 @@ func runVar() cog.Builder[dashboard.VariableModel] {
 func stepVar(selector string) cog.Builder[dashboard.VariableModel] {
 	return dashboard.NewQueryVariableBuilder("step").Label("Step").
 		Description("Steps (stages) of the pipeline: the display name of each step; all attempts of a retried step share it.").
-		Query(str("label_values(" + selector + ", step)")).Datasource(ds).
+		Query(str("label_values(" + selector + ", " + lStep + ")")).Datasource(ds).
 		Refresh(dashboard.VariableRefreshOnTimeRangeChanged).Sort(dashboard.VariableSortAlphabeticalAsc).
 		Multi(true).IncludeAll(true).AllValue(".*")
 }
@@ -144,18 +144,18 @@ func dashboardLinks() []cog.Builder[dashboard.DashboardLink] {
 // argoRunLink opens a table row's run in the Argo UI; the row needs the
 // namespace and workflow columns.
 func argoRunLink() dashboard.DashboardLink {
-	return dashboard.DashboardLink{Title: "Open ${__data.fields.workflow} in the Argo UI", Type: dashboard.DashboardLinkTypeLink,
-		Url: ptr("${argo_url}/workflows/${__data.fields.namespace}/${__data.fields.workflow}"), TargetBlank: true, Tags: []string{}}
+	return dashboard.DashboardLink{Title: "Open " + field(lWorkflow) + " in the Argo UI", Type: dashboard.DashboardLinkTypeLink,
+		Url: ptr("${argo_url}/workflows/" + field(lNS) + "/" + field(lWorkflow)), TargetBlank: true, Tags: []string{}}
 }
 
 // stagesLink opens the pipeline stages dashboard for a table row's
 // pipeline (and run, when the row has a workflow_id column).
 func stagesLink(withRun bool) dashboard.DashboardLink {
-	u := "/d/" + StagesUID + "?${datasource:queryparam}&var-namespace=${__data.fields.namespace}&var-pipeline=${__data.fields.pipeline}"
-	title := "Stages of ${__data.fields.pipeline}"
+	u := "/d/" + StagesUID + "?${datasource:queryparam}&var-namespace=" + field(lNS) + "&var-pipeline=" + field(lPipeline)
+	title := "Stages of " + field(lPipeline)
 	if withRun {
-		u += "&var-run=${__data.fields.workflow_id}"
-		title = "Stages of ${__data.fields.pipeline}, run ${__data.fields.workflow}"
+		u += "&var-run=" + field(lRunID)
+		title = "Stages of " + field(lPipeline) + ", run " + field(lWorkflow)
 	}
 	u += "&${argo_url:queryparam}&${__url_time_range}"
 	return dashboard.DashboardLink{Title: title, Type: dashboard.DashboardLinkTypeLink, Url: &u, Tags: []string{}}

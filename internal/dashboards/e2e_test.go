@@ -533,16 +533,16 @@ var fieldRefRE = regexp.MustCompile(`\$\{__(data\.fields|field\.labels)\.(\w+)\}
 func (e *e2e) checkLinks(t *testing.T, title string, p gPanel, results map[string]*testenv.Result) {
 	for _, l := range panelLinks(p) {
 		for _, m := range fieldRefRE.FindAllStringSubmatch(l.URL+" "+l.Title, -1) {
-			found, any := false, false
+			found, anySeries := false, false
 			for _, r := range results {
 				for _, s := range r.Series {
-					any = true
+					anySeries = true
 					if _, ok := s.Metric[m[2]]; ok {
 						found = true
 					}
 				}
 			}
-			if any && !found {
+			if anySeries && !found {
 				t.Errorf("%s: link %q uses %s, a label no result has", title, l.URL, m[0])
 			}
 		}

@@ -13,7 +13,7 @@ const anyCustom = `__name__=~"` + CustomPrefix + `.+"`
 // runIdentity are the labels that tell runs (and a step's node and attempt)
 // apart; dropping them keeps namespace, pipeline, step and the user's and
 // the step's own labels. Attempts of a retried step are folded by max.
-const runIdentity = "job, instance, engine, workflow, workflow_id, node_id, attempt, template"
+var runIdentity = list(lJob, lInstance, lEngine, lWorkflow, lRunID, lNodeID, lAttempt, lTemplate)
 
 // MLStepMetrics is the ML step metrics dashboard: the metrics steps publish
 // through their step-metrics output (pushed as pipeline_custom_<name> in the
@@ -24,9 +24,9 @@ func MLStepMetrics() (dashboard.Dashboard, error) {
 	fm := with(f, mMetric, mStep)
 	ended := endedInRange(f...)
 	// One value per run (and step and user labels): workflow_id kept.
-	perRunValue := fmt.Sprintf("max without (job, instance, engine, workflow, node_id, attempt, template) (%s)", lastIn(sel("", fm...)))
+	perRunValue := fmt.Sprintf("max without (%s) (%s)", list(lJob, lInstance, lEngine, lWorkflow, lNodeID, lAttempt, lTemplate), lastIn(sel("", fm...)))
 	runs := and(perRunValue, ended)
-	across := func(agg string) string { return fmt.Sprintf("%s without (workflow_id) (%s)", agg, runs) }
+	across := func(agg string) string { return fmt.Sprintf("%s without (%s) (%s)", agg, lRunID, runs) }
 
 	return dashboard.NewDashboardBuilder("ML step metrics").
 		Uid(MLUID).
@@ -49,8 +49,8 @@ func MLStepMetrics() (dashboard.Dashboard, error) {
 		WithPanel(tablePanel(spec{title: "Metrics of run ${run:text}", unit: "short", w: 24, h: 7,
 			desc:    "Every metric the steps of the chosen run published (pipeline_custom_*), with their labels, while the run's group is in the Pushgateway.",
 			targets: qs(tableQ("A", sel("", anyCustom, mRun)))},
-			[]column{{"A", "Value", "short"}}, []string{"job", "instance", "engine", "workflow_id", "node_id"},
-			map[string][]dashboard.DashboardLink{"workflow": links(argoRunLink())}, "", false)).
+			[]column{{"A", "Value", "short"}}, []string{lJob, lInstance, lEngine, lRunID, lNodeID},
+			map[string][]dashboard.DashboardLink{lWorkflow: links(argoRunLink())}, "", false)).
 		WithRow(row("$metric").Repeat("metric")).
 		WithPanel(runPoints(spec{title: "$metric across runs", unit: "short", w: 12, h: 9,
 			desc: "The metric's value in each run, drawn at the run's end time, one line per pipeline, step and the step's own labels (the largest over a retried step's attempts).",
@@ -61,16 +61,16 @@ func MLStepMetrics() (dashboard.Dashboard, error) {
 			targets: qs(
 				tableQ("A", across("count")),
 				tableQ("B", across("min")),
-				tableQ("C", fmt.Sprintf("quantile without (workflow_id) (0.5, %s)", runs)),
-				tableQ("D", fmt.Sprintf("quantile without (workflow_id) (0.9, %s)", runs)),
+				tableQ("C", fmt.Sprintf("quantile without (%s) (0.5, %s)", lRunID, runs)),
+				tableQ("D", fmt.Sprintf("quantile without (%s) (0.9, %s)", lRunID, runs)),
 				tableQ("E", across("max")),
 			)},
 			[]column{{"A", "Runs", "short"}, {"B", "Min", "short"}, {"C", "p50", "short"}, {"D", "p90", "short"}, {"E", "Max", "short"}},
 			nil, nil, "Runs", true)).
 		WithPanel(tablePanel(spec{title: "$metric by run", unit: "short", w: 24, h: 8,
 			desc:    "The metric's value in each run that ended in the time range. Click the workflow to open it in the Argo UI, the pipeline for the run's stages.",
-			targets: qs(tableQ("A", and(fmt.Sprintf("max without (job, instance, engine, node_id, attempt, template) (%s)", lastIn(sel("", fm...))), ended)))},
+			targets: qs(tableQ("A", and(fmt.Sprintf("max without (%s) (%s)", list(lJob, lInstance, lEngine, lNodeID, lAttempt, lTemplate), lastIn(sel("", fm...))), ended)))},
 			[]column{{"A", "Value", "short"}}, nil,
-			map[string][]dashboard.DashboardLink{"workflow": links(argoRunLink()), "pipeline": links(stagesLink(true))}, "Value", true, "workflow_id")).
+			map[string][]dashboard.DashboardLink{lWorkflow: links(argoRunLink()), lPipeline: links(stagesLink(true))}, "Value", true, lRunID)).
 		Build()
 }

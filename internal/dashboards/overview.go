@@ -15,11 +15,11 @@ func qs(q ...cog.Builder[variants.Dataquery]) []cog.Builder[variants.Dataquery] 
 // duration trends across runs, recent failed runs with the failing step.
 func Overview() (dashboard.Dashboard, error) {
 	f := []string{mNS, mPipeline}
-	const by = "namespace, pipeline"
+	by := list(lNS, lPipeline)
 	ended := endedInRange(f...)
 	runs := perRun(by, ended)
-	success := sel(mRunResult, with(f, `result="success"`)...)
-	failed := sel(mRunResult, with(f, `result=~"`+failedResults+`"`)...)
+	success := sel(mRunResult, with(f, mSuccess)...)
+	failed := sel(mRunResult, with(f, mFailed)...)
 	duration := sel(mRunDuration, f...)
 
 	count := func(expr string) string { return fmt.Sprintf("count by (%s) (%s)", by, expr) }
@@ -32,17 +32,18 @@ func Overview() (dashboard.Dashboard, error) {
 	inWindow := endedInWindow(f...)
 	windowRuns := perRun(by, inWindow)
 
-	failedEnded := fmt.Sprintf("(%s and on (workflow_id) (%s == 1))", ended, lastIn(failed))
-	failedSteps := fmt.Sprintf("%s unless on (workflow_id, step) %s",
-		lastIn(sel(mStepResult, with(f, `result=~"`+failedResults+`"`)...)),
-		lastIn(sel(mStepResult, with(f, `result="success"`)...)))
+	failedEnded := fmt.Sprintf("(%s and on (%s) (%s == 1))", ended, lRunID, lastIn(failed))
+	failedSteps := fmt.Sprintf("%s unless on (%s) %s",
+		lastIn(sel(mStepResult, with(f, mFailed)...)), list(lRunID, lStep),
+		lastIn(sel(mStepResult, with(f, mSuccess)...)))
 	recentFailed := fmt.Sprintf(`(
-  max by (namespace, pipeline, workflow, workflow_id, step, result) (%s)
-  * on (workflow_id) group_left ()
-  (1000 * max by (workflow_id) %s)
+  max by (%[4]s) (%[1]s)
+  * on (%[3]s) group_left ()
+  (1000 * max by (%[3]s) %[2]s)
 )
-or on (workflow_id)
-(1000 * max by (namespace, pipeline, workflow, workflow_id) %s)`, failedSteps, failedEnded, failedEnded)
+or on (%[3]s)
+(1000 * max by (%[5]s) %[2]s)`, failedSteps, failedEnded, lRunID,
+		list(lNS, lPipeline, lWorkflow, lRunID, lStep, lResult), list(lNS, lPipeline, lWorkflow, lRunID))
 
 	return dashboard.NewDashboardBuilder("Pipelines overview").
 		Uid(OverviewUID).
@@ -77,7 +78,7 @@ or on (workflow_id)
 		WithPanel(statPanel(spec{title: "Groups with a failed push", unit: "short", w: 4, h: 4,
 			desc: "Pushgateway groups (runs) whose last push was rejected: push_failure_time_seconds newer than push_time_seconds. Their metrics are missing or stale; see the PushgatewayPushFailed runbook.",
 			targets: qs(instantQ("A", fmt.Sprintf("count(%s > %s) or vector(0)",
-				sel(mPushFailureTime, mNS, `workflow_id!=""`), sel(mPushTime, mNS, `workflow_id!=""`)), ""))}).
+				sel(mPushFailureTime, mNS, lRunID+`!=""`), sel(mPushTime, mNS, lRunID+`!=""`)), ""))}).
 			Thresholds(thresholds("green", 0, "red", 1))).
 		WithRow(row("Pipelines")).
 		WithPanel(tablePanel(spec{title: "Pipelines", unit: "short", w: 24, h: 8,
@@ -93,33 +94,33 @@ or on (workflow_id)
 			)},
 			[]column{{"A", "Runs", "short"}, {"B", "Success rate", "percentunit"}, {"C", "Failed", "short"}, {"D", "Retries", "short"},
 				{"E", "Duration p50", "s"}, {"F", "Duration p90", "s"}, {"G", "Last run ended", "dateTimeFromNow"}},
-			nil, map[string][]dashboard.DashboardLink{"pipeline": links(stagesLink(false))}, "Runs", true)).
+			nil, map[string][]dashboard.DashboardLink{lPipeline: links(stagesLink(false))}, "Runs", true)).
 		WithRow(row("Across runs")).
 		WithPanel(barsPanel(spec{title: "Runs by result", unit: "short", w: 12, h: 8,
 			desc: "Runs that ended in each interval, by result; each run is counted once, at its end time (pipeline_run_end_timestamp_seconds), however long its group stays in the Pushgateway.",
-			targets: qs(rangeQ("A", fmt.Sprintf("count by (result) (%s)",
-				and(perRun("result", lastAtEnd(sel(mRunResult, f...)))+" == 1", inStep)), "{{result}}"))}).
+			targets: qs(rangeQ("A", fmt.Sprintf("count by (%s) (%s)", lResult,
+				and(perRun(lResult, lastAtEnd(sel(mRunResult, f...)))+" == 1", inStep)), "{{"+lResult+"}}"))}).
 			Overrides(resultColorOverrides())).
 		WithPanel(timeseriesPanel(spec{title: "Success rate, rolling ${window:text}", unit: "percentunit", w: 12, h: 8,
 			desc: "At each time t, the share of successful runs among the runs that ended in the window before t (the Percentile window variable), per pipeline.",
 			targets: qs(rangeQ("A", fmt.Sprintf("%s / %s",
 				orZero(count(and(perRun(by, lastAtEnd(success))+" == 1", inWindow)), by, windowRuns), count(windowRuns)),
-				"{{pipeline}} ({{namespace}})"))}).Min(0).Max(1)).
+				legendOf(lPipeline)+" ("+legendOf(lNS)+")"))}).Min(0).Max(1)).
 		WithPanel(timeseriesPanel(spec{title: "Run duration p50 / p90, rolling ${window:text}", unit: "s", w: 12, h: 8,
 			desc: "At each time t, the p50 and p90 of the durations of the runs that ended in the window before t, across runs (quantile over one value per run), per pipeline.",
 			targets: qs(
-				rangeQ("A", fmt.Sprintf("quantile by (%s) (0.5, %s)", by, and(perRun(by, lastAtEnd(duration)), inWindow)), "{{pipeline}} p50"),
-				rangeQ("B", fmt.Sprintf("quantile by (%s) (0.9, %s)", by, and(perRun(by, lastAtEnd(duration)), inWindow)), "{{pipeline}} p90"),
+				rangeQ("A", fmt.Sprintf("quantile by (%s) (0.5, %s)", by, and(perRun(by, lastAtEnd(duration)), inWindow)), legendOf(lPipeline)+" p50"),
+				rangeQ("B", fmt.Sprintf("quantile by (%s) (0.9, %s)", by, and(perRun(by, lastAtEnd(duration)), inWindow)), legendOf(lPipeline)+" p90"),
 			)})).
 		WithPanel(runPoints(spec{title: "Run duration, one point per run", unit: "s", w: 12, h: 8,
 			desc:    "Each run's duration at its end time (the longest, when several runs of a pipeline ended in the same interval).",
-			targets: qs(rangeQ("A", fmt.Sprintf("max by (%s) (%s)", by, and(perRun(by, lastAtEnd(duration)), inStep)), "{{pipeline}} ({{namespace}})"))})).
+			targets: qs(rangeQ("A", fmt.Sprintf("max by (%s) (%s)", by, and(perRun(by, lastAtEnd(duration)), inStep)), legendOf(lPipeline)+" ("+legendOf(lNS)+")"))})).
 		WithRow(row("Failed runs")).
 		WithPanel(tablePanel(spec{title: "Recent failed runs", unit: "short", w: 24, h: 9,
 			desc:    "Runs that ended in the time range with result failure, error or timeout, with the step that failed (a step whose attempts all failed; a retried step that finally succeeded is not listed). Click the workflow to open it in the Argo UI, the pipeline for the run's stages.",
 			targets: qs(tableQ("A", recentFailed))},
 			[]column{{"A", "Ended", "dateTimeAsIso"}},
-			nil, map[string][]dashboard.DashboardLink{"workflow": links(argoRunLink()), "pipeline": links(stagesLink(true))}, "Ended", true, "workflow_id")).
+			nil, map[string][]dashboard.DashboardLink{lWorkflow: links(argoRunLink()), lPipeline: links(stagesLink(true))}, "Ended", true, lRunID)).
 		Build()
 }
 

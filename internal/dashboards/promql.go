@@ -46,25 +46,65 @@ var (
 
 // Pushgateway's own per-group metrics.
 const (
-	mPushTime        = "push_time_seconds"
-	mPushFailureTime = "push_failure_time_seconds"
+	mPushTime        = schema.PushTimeMetric
+	mPushFailureTime = schema.PushFailureTimeMetric
 )
 
 // CustomPrefix is the prefix of the metrics steps publish themselves: a
 // step's metric <name> is pushed as pipeline_custom_<name>, a gauge with the
 // run labels plus step, template and node_id (and the user's labels).
-const CustomPrefix = "pipeline_custom_"
+const CustomPrefix = schema.CustomPrefix
+
+// Label names, from pkg/schema, short for the queries.
+const (
+	lJob      = schema.LabelJob
+	lInstance = schema.LabelInstance
+	lNS       = schema.LabelNamespace
+	lRunID    = schema.LabelWorkflowID
+	lEngine   = schema.LabelEngine
+	lPipeline = schema.LabelPipeline
+	lWorkflow = schema.LabelWorkflow
+	lStep     = schema.LabelStep
+	lTemplate = schema.LabelTemplate
+	lNodeID   = schema.LabelNodeID
+	lNode     = schema.LabelNode
+	lAttempt  = schema.LabelAttempt
+	lResult   = schema.LabelResult
+	lResource = schema.LabelResource
+)
+
+// list renders label names as a by (...), without (...) or on (...) list.
+func list(names ...string) string { return strings.Join(names, ", ") }
+
+// legendOf is a label's value in a legend format.
+func legendOf(label string) string { return "{{" + label + "}}" }
+
+// field is a table row's value of a label (column), in a data link.
+func field(label string) string { return "${__data.fields." + label + "}" }
 
 // Failed results: the run or step did not succeed for a reason of its own
 // (a cancellation is somebody's decision, a skip is no failure).
 const failedResults = `failure|error|timeout`
 
+// Matchers of resources: CPU, memory, and any GPU (nvidia.com/gpu...).
+const (
+	mCPU    = lResource + `="cpu"`
+	mMemory = lResource + `="memory"`
+	mGPU    = lResource + `=~".*gpu.*"`
+)
+
+// Matchers of a run's or step's result: success, or failed.
+const (
+	mSuccess = lResult + `="success"`
+	mFailed  = lResult + `=~"` + failedResults + `"`
+)
+
 // Matchers of the dashboard variables.
 const (
-	mNS       = `namespace=~"$namespace"`
-	mPipeline = `pipeline=~"$pipeline"`
-	mStep     = `step=~"$step"`
-	mRun      = `workflow_id="$run"`
+	mNS       = lNS + `=~"$namespace"`
+	mPipeline = lPipeline + `=~"$pipeline"`
+	mStep     = lStep + `=~"$step"`
+	mRun      = lRunID + `="$run"`
 	mMetric   = `__name__=~"$metric"`
 )
 
@@ -110,18 +150,18 @@ func endedInWindow(matchers ...string) string {
 // a run's series that differ only in an incidental label (a re-push after
 // `argo retry`) carry the same value.
 func perRun(by, expr string) string {
-	return fmt.Sprintf("max by (%s) (%s)", joinBy(by, "workflow_id"), expr)
+	return fmt.Sprintf("max by (%s) (%s)", joinBy(by, lRunID), expr)
 }
 
 // perAttempt reduces step series to one per attempt (node_id).
 func perAttempt(by, expr string) string {
-	return fmt.Sprintf("max by (%s) (%s)", joinBy(by, "workflow_id, node_id"), expr)
+	return fmt.Sprintf("max by (%s) (%s)", joinBy(by, list(lRunID, lNodeID)), expr)
 }
 
 // stagePerRun is the time a run spent in each stage: the sum of its
 // attempts' values, one series per (by, workflow_id).
 func stagePerRun(by, expr string) string {
-	return fmt.Sprintf("sum by (%s) (%s)", joinBy(by, "workflow_id"), perAttempt(by, expr))
+	return fmt.Sprintf("sum by (%s) (%s)", joinBy(by, lRunID), perAttempt(by, expr))
 }
 
 func joinBy(by, extra string) string {
@@ -133,7 +173,7 @@ func joinBy(by, extra string) string {
 
 // and restricts expr to the runs of filter.
 func and(expr, filter string) string {
-	return expr + " and on (workflow_id) " + filter
+	return expr + " and on (" + lRunID + ") " + filter
 }
 
 // orZero makes a count 0 for the groups of base that it lacks.

@@ -9,7 +9,7 @@ import (
 )
 
 // mPipelineOne matches the one pipeline the stages dashboard shows.
-const mPipelineOne = `pipeline="$pipeline"`
+const mPipelineOne = lPipeline + `="$pipeline"`
 
 // Stages is the pipeline stages dashboard: for one pipeline, each stage's
 // duration across runs, the slowest stages, one run's breakdown, failures
@@ -19,34 +19,34 @@ func Stages() (dashboard.Dashboard, error) {
 	fs := with(f, mStep)
 	ended := endedInRange(f...)
 	inStep := endedInStep(f...)
-	failedM := `result=~"` + failedResults + `"`
 
 	// One value per run and stage: the sum of its attempts.
-	stageDur := and(stagePerRun("step", lastIn(sel(mStepDuration, fs...))), ended)
-	stageWait := and(stagePerRun("step", lastIn(sel(mStepWait, fs...))), ended)
-	byStep := func(agg, expr string) string { return fmt.Sprintf("%s by (step) (%s)", agg, expr) }
-	quantileByStep := func(q, expr string) string { return fmt.Sprintf("quantile by (step) (%s, %s)", q, expr) }
+	stageDur := and(stagePerRun(lStep, lastIn(sel(mStepDuration, fs...))), ended)
+	stageWait := and(stagePerRun(lStep, lastIn(sel(mStepWait, fs...))), ended)
+	byStep := func(agg, expr string) string { return fmt.Sprintf("%s by (%s) (%s)", agg, lStep, expr) }
+	quantileByStep := func(q, expr string) string { return fmt.Sprintf("quantile by (%s) (%s, %s)", lStep, q, expr) }
+	stepLegend := legendOf(lStep)
 
 	// The chosen run.
 	run := []string{mRun, mStep}
-	const stepLabels = "namespace, workflow, step, template, node_id, attempt, node"
-	result := fmt.Sprintf("topk by (node_id) (1, max by (node_id, result) (%s))", lastIn(sel(mStepResult, run...)))
+	stepLabels := list(lNS, lWorkflow, lStep, lTemplate, lNodeID, lAttempt, lNode)
+	result := fmt.Sprintf("topk by (%s) (1, max by (%s) (%s))", lNodeID, list(lNodeID, lResult), lastIn(sel(mStepResult, run...)))
 	withResult := func(expr string) string {
-		return fmt.Sprintf("%s * on (node_id) group_left (result) %s", expr, result)
+		return fmt.Sprintf("%s * on (%s) group_left (%s) %s", expr, lNodeID, lResult, result)
 	}
 	stepValue := func(metric string) string {
 		return fmt.Sprintf("max by (%s) (%s)", stepLabels, lastIn(sel(metric, run...)))
 	}
 
 	resource := func(matcher, scale string) string {
-		return fmt.Sprintf("sort_desc(sum by (step) (%s) %s)",
-			and(perAttempt("step", lastIn(sel(mStepResources, with(fs, matcher)...))), ended), scale)
+		return fmt.Sprintf("sort_desc(sum by (%s) (%s) %s)", lStep,
+			and(perAttempt(lStep, lastIn(sel(mStepResources, with(fs, matcher)...))), ended), scale)
 	}
 	runResource := func(matcher, scale string) string {
 		return fmt.Sprintf("max(%s) %s", and(perRun("", lastAtEnd(sel(mRunResources, with(f, matcher)...))), inStep), scale)
 	}
 	tmpl := func(agg, metric string, extra ...string) string {
-		return fmt.Sprintf("%s by (template) (%s)", agg, and(perRun("template", lastIn(sel(metric, with(f, extra...)...))), ended))
+		return fmt.Sprintf("%s by (%s) (%s)", agg, lTemplate, and(perRun(lTemplate, lastIn(sel(metric, with(f, extra...)...))), ended))
 	}
 
 	return dashboard.NewDashboardBuilder("Pipeline stages").
@@ -64,7 +64,7 @@ func Stages() (dashboard.Dashboard, error) {
 		WithRow(row("Stages across runs")).
 		WithPanel(runPoints(spec{title: "Stage duration, one point per run", unit: "s", w: 24, h: 9,
 			desc:    "Each stage's duration in each run, drawn at the run's end time: which stage got slower, and when. A stage's duration in a run is the sum of its attempts (retries included).",
-			targets: qs(rangeQ("A", byStep("max", and(stagePerRun("step", lastAtEnd(sel(mStepDuration, fs...))), inStep)), "{{step}}"))})).
+			targets: qs(rangeQ("A", byStep("max", and(stagePerRun(lStep, lastAtEnd(sel(mStepDuration, fs...))), inStep)), stepLegend))})).
 		WithPanel(tablePanel(spec{title: "Slowest stages", unit: "s", w: 14, h: 9,
 			desc: "Per stage, across the runs that ended in the time range (one value per run and stage, attempts summed): p50, p90 and the longest duration, and in how many runs the stage ran.",
 			targets: qs(
@@ -76,11 +76,11 @@ func Stages() (dashboard.Dashboard, error) {
 			[]column{{"A", "Runs", "short"}, {"B", "p50", "s"}, {"C", "p90", "s"}, {"D", "Longest", "s"}}, nil, nil, "p90", true)).
 		WithPanel(barGaugePanel(spec{title: "Stage p90 across runs", unit: "s", w: 10, h: 9,
 			desc:    "The p90 of each stage's duration across the runs that ended in the time range, slowest first.",
-			targets: qs(instantQ("A", "sort_desc("+quantileByStep("0.9", stageDur)+")", "{{step}}"))})).
+			targets: qs(instantQ("A", "sort_desc("+quantileByStep("0.9", stageDur)+")", stepLegend))})).
 		WithRow(row("Run ${run:text}")).
 		WithPanel(statPanel(spec{title: "Result", unit: "none", w: 4, h: 4,
 			desc:    "The run's result (success, failure, error, timeout, cancellation, skip); nothing while it is unfinished. Click to open the run in the Argo UI.",
-			targets: qs(instantQ("A", fmt.Sprintf("max by (namespace, workflow, result) (%s) == 1", lastIn(sel(mRunResult, mRun))), "{{result}}"))}).
+			targets: qs(instantQ("A", fmt.Sprintf("max by (%s) (%s) == 1", list(lNS, lWorkflow, lResult), lastIn(sel(mRunResult, mRun))), legendOf(lResult)))}).
 			TextMode(common.BigValueTextModeName).ColorMode(common.BigValueColorModeBackground).
 			Overrides(resultColorOverrides()).
 			DataLinks(argoFieldLink())).
@@ -92,7 +92,7 @@ func Stages() (dashboard.Dashboard, error) {
 			targets: qs(instantQ("A", "max("+lastIn(sel(mRunStart, mRun))+") * 1000", ""))})).
 		WithPanel(statPanel(spec{title: "Finished steps", unit: "short", w: 4, h: 4,
 			desc:    "Finished steps of the run, each retry attempt counted.",
-			targets: qs(instantQ("A", "sum(max by (result) ("+lastIn(sel(mRunSteps, mRun))+"))", ""))})).
+			targets: qs(instantQ("A", "sum(max by ("+lResult+") ("+lastIn(sel(mRunSteps, mRun))+"))", ""))})).
 		WithPanel(statPanel(spec{title: "Retries", unit: "short", w: 4, h: 4,
 			desc:    "Retries (attempts after the first) over all steps of the run.",
 			targets: qs(instantQ("A", "max("+lastIn(sel(mRunRetries, mRun))+")", ""))})).
@@ -102,8 +102,8 @@ func Stages() (dashboard.Dashboard, error) {
 		WithPanel(barGaugePanel(spec{title: "Stage breakdown of the run", unit: "s", w: 10, h: 10,
 			desc: "Where the run's time went: each stage's duration (attempts summed) and each suspend step's waiting time.",
 			targets: qs(
-				instantQ("A", fmt.Sprintf("sum by (step) (max by (step, node_id) (%s))", lastIn(sel(mStepDuration, run...))), "{{step}}"),
-				instantQ("B", fmt.Sprintf("sum by (step) (max by (step, node_id) (%s))", lastIn(sel(mStepWait, run...))), "{{step}} (waiting)"),
+				instantQ("A", fmt.Sprintf("sum by (%s) (max by (%s) (%s))", lStep, list(lStep, lNodeID), lastIn(sel(mStepDuration, run...))), stepLegend),
+				instantQ("B", fmt.Sprintf("sum by (%s) (max by (%s) (%s))", lStep, list(lStep, lNodeID), lastIn(sel(mStepWait, run...))), stepLegend+" (waiting)"),
 			)})).
 		WithPanel(tablePanel(spec{title: "Steps of the run", unit: "s", w: 14, h: 10,
 			desc: "Every finished step (attempt) of the run, in the order they started: result, start, duration or waiting time, the template and the Kubernetes node it ran on. Click a step to open it in the Argo UI.",
@@ -111,40 +111,40 @@ func Stages() (dashboard.Dashboard, error) {
 				tableQ("A", withResult(stepValue(mStepStart)+" * 1000")),
 				tableQ("B", withResult(stepValue(mStepDuration))),
 				tableQ("C", withResult(stepValue(mStepWait))),
-				tableQ("D", fmt.Sprintf("max by (%s, result) (%s)", stepLabels, lastIn(sel(mStepResult, run...)))),
+				tableQ("D", fmt.Sprintf("max by (%s) (%s)", list(stepLabels, lResult), lastIn(sel(mStepResult, run...)))),
 			)},
 			[]column{{"A", "Started", "dateTimeAsIso"}, {"B", "Duration", "s"}, {"C", "Waited", "s"}, {"D", "Finished", "short"}},
-			[]string{"Value #D"}, map[string][]dashboard.DashboardLink{"step": links(argoNodeLink())}, "Started", false,
-			"namespace", "workflow", "node_id")).
+			[]string{"Value #D"}, map[string][]dashboard.DashboardLink{lStep: links(argoNodeLink())}, "Started", false,
+			lNS, lWorkflow, lNodeID)).
 		WithRow(row("Failures and retries by stage")).
 		WithPanel(tablePanel(spec{title: "Failures and retries by stage", unit: "short", w: 12, h: 8,
 			desc: "Per stage, over the runs that ended in the time range: failed attempts (failure, error or timeout), retries, and the runs in which the stage finally failed.",
 			targets: qs(
-				tableQ("A", byStep("count", and(perAttempt("step", lastIn(sel(mStepResult, with(fs, failedM)...))), ended))),
-				tableQ("B", byStep("sum", and(perAttempt("step", lastIn(sel(mStepRetries, fs...))), ended))),
-				tableQ("C", byStep("count", and(fmt.Sprintf("max by (step, workflow_id) (%s unless on (workflow_id, step) %s)",
-					lastIn(sel(mStepResult, with(fs, failedM)...)), lastIn(sel(mStepResult, with(fs, `result="success"`)...))), ended))),
+				tableQ("A", byStep("count", and(perAttempt(lStep, lastIn(sel(mStepResult, with(fs, mFailed)...))), ended))),
+				tableQ("B", byStep("sum", and(perAttempt(lStep, lastIn(sel(mStepRetries, fs...))), ended))),
+				tableQ("C", byStep("count", and(fmt.Sprintf("max by (%s) (%s unless on (%s) %s)", list(lStep, lRunID),
+					lastIn(sel(mStepResult, with(fs, mFailed)...)), list(lRunID, lStep), lastIn(sel(mStepResult, with(fs, mSuccess)...))), ended))),
 			)},
 			[]column{{"A", "Failed attempts", "short"}, {"B", "Retries", "short"}, {"C", "Runs failed here", "short"}}, nil, nil, "Failed attempts", true)).
 		WithPanel(barsPanel(spec{title: "Failed attempts by stage", unit: "short", w: 12, h: 8,
 			desc:    "Failed attempts (failure, error or timeout) of each stage, in the runs that ended in each interval.",
-			targets: qs(rangeQ("A", byStep("count", and(perAttempt("step", lastAtEnd(sel(mStepResult, with(fs, failedM)...))), inStep)), "{{step}}"))})).
+			targets: qs(rangeQ("A", byStep("count", and(perAttempt(lStep, lastAtEnd(sel(mStepResult, with(fs, mFailed)...))), inStep)), stepLegend))})).
 		WithRow(row("Resources by stage")).
 		WithPanel(barGaugePanel(spec{title: "CPU by stage", unit: "suffix: core·h", w: 8, h: 8,
 			desc:    "CPU time of each stage over the runs that ended in the time range, in core-hours (Argo's resourcesDuration: 1 = one core for one second).",
-			targets: qs(instantQ("A", resource(`resource="cpu"`, "/ 3600"), "{{step}}"))})).
+			targets: qs(instantQ("A", resource(mCPU, "/ 3600"), stepLegend))})).
 		WithPanel(barGaugePanel(spec{title: "Memory by stage", unit: "suffix: GiB·h", w: 8, h: 8,
 			desc:    "Memory of each stage over the runs that ended in the time range, in GiB-hours (Argo's resourcesDuration: 1 = 100Mi for one second).",
-			targets: qs(instantQ("A", resource(`resource="memory"`, "* 100 / 1024 / 3600"), "{{step}}"))})).
+			targets: qs(instantQ("A", resource(mMemory, "* 100 / 1024 / 3600"), stepLegend))})).
 		WithPanel(barGaugePanel(spec{title: "GPU by stage", unit: "suffix: GPU·h", w: 8, h: 8,
 			desc:    "GPU time of each stage (any resource named *gpu*, such as nvidia.com/gpu) over the runs that ended in the time range, in GPU-hours.",
-			targets: qs(instantQ("A", resource(`resource=~".*gpu.*"`, "/ 3600"), "{{step}}"))})).
+			targets: qs(instantQ("A", resource(mGPU, "/ 3600"), stepLegend))})).
 		WithPanel(runPoints(spec{title: "Resources per run", unit: "short", w: 24, h: 8,
 			desc: "Each run's CPU (core-hours), memory (GiB-hours) and GPU (GPU-hours), at the run's end time.",
 			targets: qs(
-				rangeQ("A", runResource(`resource="cpu"`, "/ 3600"), "CPU core·h"),
-				rangeQ("B", runResource(`resource="memory"`, "* 100 / 1024 / 3600"), "memory GiB·h"),
-				rangeQ("C", runResource(`resource=~".*gpu.*"`, "/ 3600"), "GPU·h"),
+				rangeQ("A", runResource(mCPU, "/ 3600"), "CPU core·h"),
+				rangeQ("B", runResource(mMemory, "* 100 / 1024 / 3600"), "memory GiB·h"),
+				rangeQ("C", runResource(mGPU, "/ 3600"), "GPU·h"),
 			)})).
 		WithRow(row("Waiting (suspend steps)")).
 		WithPanel(runPoints(spec{title: "Waiting time per run", unit: "s", w: 12, h: 8,
@@ -152,7 +152,7 @@ func Stages() (dashboard.Dashboard, error) {
 			targets: qs(rangeQ("A", "max("+and(perRun("", lastAtEnd(sel(mRunWait, f...))), inStep)+")", "waiting"))})).
 		WithPanel(barGaugePanel(spec{title: "Waiting by suspend step, p50 across runs", unit: "s", w: 12, h: 8,
 			desc:    "The p50 of each suspend step's waiting time across the runs that ended in the time range.",
-			targets: qs(instantQ("A", "sort_desc("+quantileByStep("0.5", stageWait)+")", "{{step}}"))})).
+			targets: qs(instantQ("A", "sort_desc("+quantileByStep("0.5", stageWait)+")", stepLegend))})).
 		WithRow(row("Templates (runs pushed with --steps template)")).
 		WithPanel(tablePanel(spec{title: "Templates", unit: "short", w: 24, h: 8,
 			desc: "Runs pushed with --steps template (big fan-outs) have per-template series instead of per-step ones: per template, over the runs that ended in the time range, the steps, the mean and longest step duration, failed steps and retries.",
@@ -160,7 +160,7 @@ func Stages() (dashboard.Dashboard, error) {
 				tableQ("A", tmpl("sum", mTemplateDurCnt)),
 				tableQ("B", tmpl("sum", mTemplateDurSum)+" / "+tmpl("sum", mTemplateDurCnt)),
 				tableQ("C", tmpl("max", mTemplateMaxDur)),
-				tableQ("D", fmt.Sprintf("sum by (template) (%s)", and(perRun("template, result", lastIn(sel(mTemplateSteps, with(f, failedM)...))), ended))),
+				tableQ("D", fmt.Sprintf("sum by (%s) (%s)", lTemplate, and(perRun(list(lTemplate, lResult), lastIn(sel(mTemplateSteps, with(f, mFailed)...))), ended))),
 				tableQ("E", tmpl("sum", mTemplateRetries)),
 			)},
 			[]column{{"A", "Steps", "short"}, {"B", "Mean duration", "s"}, {"C", "Longest", "s"}, {"D", "Failed steps", "short"}, {"E", "Retries", "short"}},
@@ -171,14 +171,15 @@ func Stages() (dashboard.Dashboard, error) {
 // argoFieldLink opens the run of a series (namespace and workflow labels)
 // in the Argo UI.
 func argoFieldLink() []cog.Builder[dashboard.DashboardLink] {
-	return []cog.Builder[dashboard.DashboardLink]{dashboard.NewDashboardLinkBuilder("Open ${__field.labels.workflow} in the Argo UI").
+	fieldLabel := func(label string) string { return "${__field.labels." + label + "}" }
+	return []cog.Builder[dashboard.DashboardLink]{dashboard.NewDashboardLinkBuilder("Open " + fieldLabel(lWorkflow) + " in the Argo UI").
 		Type(dashboard.DashboardLinkTypeLink).
-		Url("${argo_url}/workflows/${__field.labels.namespace}/${__field.labels.workflow}").TargetBlank(true)}
+		Url("${argo_url}/workflows/" + fieldLabel(lNS) + "/" + fieldLabel(lWorkflow)).TargetBlank(true)}
 }
 
 // argoNodeLink opens a table row's step (node_id) in the Argo UI.
 func argoNodeLink() dashboard.DashboardLink {
-	return dashboard.DashboardLink{Title: "Open ${__data.fields.step} in the Argo UI", Type: dashboard.DashboardLinkTypeLink,
-		Url:         ptr("${argo_url}/workflows/${__data.fields.namespace}/${__data.fields.workflow}?tab=workflow&nodeId=${__data.fields.node_id}"),
+	return dashboard.DashboardLink{Title: "Open " + field(lStep) + " in the Argo UI", Type: dashboard.DashboardLinkTypeLink,
+		Url:         ptr("${argo_url}/workflows/" + field(lNS) + "/" + field(lWorkflow) + "?tab=workflow&nodeId=" + field(lNodeID)),
 		TargetBlank: true, Tags: []string{}}
 }

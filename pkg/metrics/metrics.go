@@ -1,18 +1,19 @@
-// Package metrics turns a pipeline.Run into Prometheus metric families with
-// step-metrics' naming scheme and labels, ready to push to a Pushgateway or
-// print in the text exposition format.
+// Package metrics turns a pipeline.Run into Prometheus metric families
+// with step-metrics' names and labels (both defined in package schema),
+// ready for a sink (package sink) or the text exposition format.
 //
 // Every value describes one finished (or in-progress) run, and each run is
-// pushed as its own Pushgateway group, so all metrics are gauges: a run's
-// duration, retries or step counts are final values, not running counts.
-// Times are values (_timestamp_seconds gauges), because the Pushgateway
-// refuses sample timestamps.
+// written as its own group, so the values are final, not running counts:
+// every family is a gauge except pipeline_template_duration_seconds, a
+// summary (_count steps, _sum seconds) per template. Times are values
+// (_timestamp_seconds gauges), because the Pushgateway refuses sample
+// timestamps.
 //
-//	fams, err := metrics.Families(run, metrics.Options{Steps: metrics.StepsPerNode})
+//	fams, err := metrics.Families(run, metrics.Options{Steps: schema.StepsPerNode})
 //	_ = metrics.WriteText(os.Stdout, fams)
 //
-// The grouping labels (job, namespace, workflow_id) are not on the samples:
-// the Pushgateway adds them from the grouping key.
+// The grouping labels (job, namespace, workflow_id: schema.RunKey) are not
+// on the samples: the Pushgateway adds them from the grouping key.
 package metrics
 
 import (

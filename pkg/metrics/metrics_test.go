@@ -246,7 +246,7 @@ func TestTemplateModeAgrees(t *testing.T) {
 		tmpl, _ := Families(run, Options{Steps: schema.StepsPerTemplate})
 		sum := map[string]float64{}
 		count := map[string]float64{}
-		max := map[string]float64{}
+		longest := map[string]float64{}
 		tmplOf := map[string]string{} // node_id -> template
 		for _, s := range run.Steps {
 			tmplOf[s.ID] = templateKey(s.Template, s.Name)
@@ -256,8 +256,8 @@ func TestTemplateModeAgrees(t *testing.T) {
 			v := m.GetGauge().GetValue()
 			sum[tp] += v
 			count[tp]++
-			if v > max[tp] {
-				max[tp] = v
+			if v > longest[tp] {
+				longest[tp] = v
 			}
 		}
 		got := 0
@@ -273,8 +273,8 @@ func TestTemplateModeAgrees(t *testing.T) {
 			t.Errorf("%s: %d template duration series, %d templates with durations", name, got, len(sum))
 		}
 		for _, m := range family(tmpl, schema.TemplateMaxDuration.Name).GetMetric() {
-			if tp := label(m, "template"); m.GetGauge().GetValue() != max[tp] {
-				t.Errorf("%s: template %s max = %v, want %v", name, tp, m.GetGauge().GetValue(), max[tp])
+			if tp := label(m, "template"); m.GetGauge().GetValue() != longest[tp] {
+				t.Errorf("%s: template %s max = %v, want %v", name, tp, m.GetGauge().GetValue(), longest[tp])
 			}
 		}
 		if family(tmpl, schema.StepDuration.Name) != nil || family(node, schema.TemplateDuration.Name) != nil {

@@ -44,6 +44,11 @@ const (
 	LabelResult   = "result"
 	LabelPhase    = "phase"
 	LabelResource = "resource"
+
+	// LabelInstance is not set by step-metrics but by Prometheus (the
+	// scraped target) or a Pushgateway group's pusher; reserved, and
+	// dropped by the dashboards' queries.
+	LabelInstance = "instance"
 )
 
 // DefaultJob is the job label of every group step-metrics pushes, a run's

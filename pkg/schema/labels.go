@@ -16,7 +16,7 @@ const MaxLabelValueLength = 1024
 // labels of a step's custom metrics may not use them. One list for every
 // path in, so a name refused on one is refused on all.
 var ReservedLabels = []string{
-	LabelJob, "instance", LabelNamespace, LabelWorkflowID,
+	LabelJob, LabelInstance, LabelNamespace, LabelWorkflowID,
 	LabelEngine, LabelPipeline, LabelWorkflow,
 	LabelStep, LabelTemplate, LabelNode, LabelNodeID, LabelAttempt, LabelPod,
 	LabelResult, LabelPhase, LabelResource,

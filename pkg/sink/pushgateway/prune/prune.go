@@ -30,13 +30,18 @@ import (
 
 	clientpush "github.com/prometheus/client_golang/prometheus/push"
 
+	"github.com/step-metrics/step-metrics/pkg/schema"
 	"github.com/step-metrics/step-metrics/pkg/sink/pushgateway"
 )
 
-// The metrics the policy reads from a group, as pkg/metrics names them.
-const (
-	runResultMetric       = "pipeline_run_result"
-	stepsUnfinishedMetric = "pipeline_run_steps_unfinished"
+// The metric families the policy reads from a group, by the names
+// pkg/schema gives them: the Pushgateway's push times and the run's
+// result and unfinished steps.
+var (
+	pushTimeFamily        = schema.PushTimeMetric
+	pushFailureTimeFamily = schema.PushFailureTimeMetric
+	runResultFamily       = schema.RunResult.Name
+	stepsUnfinishedFamily = schema.RunStepsUnfinished.Name
 )
 
 // Group is one group as the Pushgateway lists it.
@@ -104,7 +109,7 @@ func List(ctx context.Context, baseURL string, doer clientpush.HTTPDoer, retry p
 	rd := &pushgateway.RetryingDoer{Next: doer, Retry: retry}
 	resp, err := rd.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("list groups: GET %s: %w%s", u, err, pushgateway.Hint(err))
+		return nil, fmt.Errorf("list groups: GET %s: %w", u, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -118,14 +123,47 @@ func List(ctx context.Context, baseURL string, doer clientpush.HTTPDoer, retry p
 	return groups, nil
 }
 
-// apiGroup is the part of a group in /api/v1/metrics the policy needs;
-// the other metric families are skipped by the decoder.
+// apiGroup is the part of a group in /api/v1/metrics the policy needs.
+// A group's keys are its metric family names beside "labels", and the
+// names come from pkg/schema (a struct tag cannot name a constant), so
+// UnmarshalJSON picks the families by name and drops the others.
 type apiGroup struct {
-	Labels          map[string]string `json:"labels"`
-	PushTime        *apiFamily        `json:"push_time_seconds"`
-	PushFailureTime *apiFamily        `json:"push_failure_time_seconds"`
-	RunResult       *apiFamily        `json:"pipeline_run_result"`
-	StepsUnfinished *apiFamily        `json:"pipeline_run_steps_unfinished"`
+	Labels map[string]string
+	// Families are the families of policyFamilies the group has; a family
+	// given as null is absent.
+	Families map[string]*apiFamily
+}
+
+// policyFamilies are the families apiGroup keeps.
+var policyFamilies = []string{pushTimeFamily, pushFailureTimeFamily, runResultFamily, stepsUnfinishedFamily}
+
+// UnmarshalJSON decodes a group object; null is an empty group, as for a
+// struct.
+func (a *apiGroup) UnmarshalJSON(b []byte) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return err
+	}
+	if raw, ok := fields["labels"]; ok {
+		if err := json.Unmarshal(raw, &a.Labels); err != nil {
+			return fmt.Errorf("labels: %w", err)
+		}
+	}
+	for _, name := range policyFamilies {
+		raw, ok := fields[name]
+		if !ok {
+			continue
+		}
+		var f *apiFamily
+		if err := json.Unmarshal(raw, &f); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if a.Families == nil {
+			a.Families = map[string]*apiFamily{}
+		}
+		a.Families[name] = f
+	}
+	return nil
 }
 
 type apiFamily struct {
@@ -211,18 +249,18 @@ func (a apiGroup) group() Group {
 	if g.Labels == nil {
 		g.Labels = map[string]string{}
 	}
-	g.PushTime = unixTime(a.PushTime.values())
-	g.PushFailureTime = unixTime(a.PushFailureTime.values())
-	if a.RunResult != nil {
+	g.PushTime = unixTime(a.Families[pushTimeFamily].values())
+	g.PushFailureTime = unixTime(a.Families[pushFailureTimeFamily].values())
+	if rr := a.Families[runResultFamily]; rr != nil {
 		finished := false
-		for _, v := range a.RunResult.values() {
+		for _, v := range rr.values() {
 			if v == 1 {
 				finished = true
 			}
 		}
 		g.Unfinished = !finished
 	}
-	for _, v := range a.StepsUnfinished.values() {
+	for _, v := range a.Families[stepsUnfinishedFamily].values() {
 		if v > 0 {
 			g.Unfinished = true
 		}
@@ -236,16 +274,16 @@ const maxUnix = 1 << 40
 
 // unixTime is the newest of vs as a time; zero for none, 0 or garbage.
 func unixTime(vs []float64) time.Time {
-	var max float64
+	var newest float64
 	for _, v := range vs {
-		if v > max && v < maxUnix {
-			max = v
+		if v > newest && v < maxUnix {
+			newest = v
 		}
 	}
-	if max <= 0 {
+	if newest <= 0 {
 		return time.Time{}
 	}
-	sec, frac := math.Modf(max)
+	sec, frac := math.Modf(newest)
 	return time.Unix(int64(sec), int64(frac*1e9))
 }
 
@@ -294,11 +332,11 @@ type Plan struct {
 // its steps pushed) live and die together. A group without a workflow_id
 // label is a unit of its own.
 func runKey(g Group) string {
-	id, ok := g.Labels["workflow_id"]
+	id, ok := g.Labels[schema.LabelWorkflowID]
 	if !ok {
 		return "group\x00" + g.Key()
 	}
-	return "run\x00" + g.Labels["job"] + "\x00" + g.Labels["namespace"] + "\x00" + id
+	return "run\x00" + g.Labels[schema.LabelJob] + "\x00" + g.Labels[schema.LabelNamespace] + "\x00" + id
 }
 
 // Select applies p to groups. A run's groups (see runKey) are deleted
@@ -359,7 +397,7 @@ func Select(groups []Group, p Policy) Plan {
 }
 
 func matches(g Group, p Policy) bool {
-	if job, ok := g.Labels["job"]; !ok || job != p.Job {
+	if job, ok := g.Labels[schema.LabelJob]; !ok || job != p.Job {
 		return false
 	}
 	for n, v := range p.Selector {
@@ -458,10 +496,10 @@ func Delete(ctx context.Context, baseURL string, cands []Candidate, doer clientp
 
 // target turns a group's grouping key back into a pushgateway.Target.
 func target(baseURL string, g Group) pushgateway.Target {
-	t := pushgateway.Target{URL: baseURL, Job: g.Labels["job"]}
+	t := pushgateway.Target{URL: baseURL, Job: g.Labels[schema.LabelJob]}
 	names := make([]string, 0, len(g.Labels))
 	for n := range g.Labels {
-		if n != "job" {
+		if n != schema.LabelJob {
 			names = append(names, n)
 		}
 	}
