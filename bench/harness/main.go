@@ -457,7 +457,7 @@ func measure(timeout time.Duration, argv []string) sample {
 	if ctx.Err() != nil {
 		s.err = fmt.Errorf("timed out after %s", timeout)
 	} else if err != nil {
-		s.err = fmt.Errorf("%s: %v: %s", filepath.Base(argv[0]), err, oneLine(stderr.String()))
+		s.err = fmt.Errorf("%s: %w: %s", filepath.Base(argv[0]), err, oneLine(stderr.String()))
 	}
 	return s
 }

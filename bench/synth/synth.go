@@ -118,7 +118,7 @@ func Generate(o Options) (*wfv1.Workflow, error) {
 		},
 	}
 	g.build(o.Nodes, o.Running)
-	var res wfv1.ResourcesDuration = wfv1.ResourcesDuration{}
+	res := wfv1.ResourcesDuration{}
 	done := 0
 	completion := map[string]bool{}
 	for id, n := range g.nodes {
@@ -177,7 +177,6 @@ type gen struct {
 	wf    string
 	nodes wfv1.Nodes
 	tasks map[string]bool
-	idSeq uint32
 }
 
 const alphabet = "bcdfghjklmnpqrstvwxz2456789"

@@ -104,7 +104,6 @@ func New(t *testing.T, respond func(int, *http.Request) (int, string)) (*httptes
 	return srv, gw
 }
 
-// decodeBody decodes a pushed body with the format its Content-Type names.
 // DecodeBody decodes a pushed body in the format its Content-Type names.
 func DecodeBody(t *testing.T, header http.Header, body []byte) []*dto.MetricFamily {
 	t.Helper()
@@ -127,9 +126,6 @@ func DecodeBody(t *testing.T, header http.Header, body []byte) []*dto.MetricFami
 	}
 }
 
-// grouping splits a Pushgateway path into its encoded name/value pairs (as
-// sent) and the grouping key it stands for, decoded as the Pushgateway
-// decodes it. The job must come first.
 // Grouping parses a Pushgateway path (/metrics/job/J/name/value...) into
 // its components as sent (encoded) and as meant (decoded: @base64 and
 // percent escapes undone), failing the test on a malformed path.

@@ -291,11 +291,6 @@ func Answer(status int, body string) Action {
 	return Action{Kind: Respond, Status: status, Body: body}
 }
 
-func isTimeout(err error) bool {
-	ne, ok := err.(net.Error)
-	return ok && ne.Timeout()
-}
-
 // String describes the actions taken, for test messages.
 func (p *Proxy) String() string {
 	var parts []string

@@ -135,10 +135,10 @@ func startPrometheus(t testing.TB, bin, dir, cfg string, attempt int, opts Prome
 		// SIGTERM lets it close the TSDB before the directory is removed.
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-exited:
+		case <-exited: //nolint:errcheck // how it exited does not matter once stopped
 		case <-time.After(10 * time.Second):
 			_ = cmd.Process.Kill()
-			<-exited
+			<-exited //nolint:errcheck // as above
 		}
 		if t.Failed() {
 			t.Logf("prometheus log:\n%s", p.log.String())
@@ -149,7 +149,7 @@ func startPrometheus(t testing.TB, bin, dir, cfg string, attempt int, opts Prome
 		select {
 		case err := <-exited:
 			exited <- err
-			return nil, fmt.Errorf("prometheus exited (%v): %s", err, p.log.String())
+			return nil, fmt.Errorf("prometheus exited (%w): %s", err, p.log.String())
 		default:
 		}
 		resp, err := p.client.Get(p.URL + "/-/ready")

@@ -206,7 +206,7 @@ func startPushgateway(t testing.TB, bin, dir string, opts PushgatewayOptions) (*
 		select {
 		case err := <-exited:
 			exited <- err
-			return nil, fmt.Errorf("pushgateway exited (%v): %s", err, pg.log.String())
+			return nil, fmt.Errorf("pushgateway exited (%w): %s", err, pg.log.String())
 		default:
 		}
 		resp, err := client.Get(pg.URL + "/-/ready")
@@ -313,7 +313,7 @@ func (p *Pushgateway) Groups(t testing.TB) []Group {
 				_ = json.Unmarshal(v, &f)
 				if len(f.Metrics) == 1 {
 					var x float64
-					fmt.Sscan(f.Metrics[0].Value, &x)
+					_, _ = fmt.Sscan(f.Metrics[0].Value, &x)
 					if k == "push_time_seconds" {
 						g.PushTime = x
 					} else {

@@ -1,32 +1,44 @@
-// Package custom reads the metrics a pipeline step publishes about itself
-// (training time, accuracy, samples per second...) from untrusted text: the
-// Prometheus text format, or a flat JSON object of numbers. What a step
-// writes is input from user code, so Parse enforces size and sample limits,
-// metric and label name rules, keeps reserved labels (the run's identity)
-// out of the step's reach, and reports everything it drops, one line each.
+// Package custom reads and writes the metrics a pipeline step publishes
+// about itself (training time, accuracy, samples per second...): the text a
+// step leaves in its output parameter (Argo) or result (Tekton) named
+// schema.OutputName, which the exit handler pushes as gauges named
+// schema.CustomPrefix + name.
 //
-// Custom metrics are pushed as gauges named Prefix+name, so they cannot
-// collide with step-metrics' own metrics.
+// That text comes from user code, so Parse treats it as untrusted: it
+// enforces size and sample limits and the metric and label name rules,
+// keeps reserved labels (the run's identity) out of the step's reach, and
+// reports everything it drops, one short line each, never failing as a
+// whole. It reads the Prometheus text format through
+// github.com/prometheus/common/expfmt, one line at a time so that one bad
+// line costs only that line, or a flat JSON object of numbers. Write
+// writes samples through expfmt too, so the escaping of label values and
+// HELP texts (backslashes, quotes, newlines) is the standard one both ways.
+//
+//	samples, warnings := custom.Parse(text, custom.DefaultLimits, schema.IsReservedLabel)
+//	for _, w := range warnings {
+//		log.Printf("step metrics: %s", w)
+//	}
+//	err := custom.Write(os.Stdout, samples) // accuracy{split="test"} 0.93 ...
 package custom
 
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"sort"
-	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/step-metrics/step-metrics/pkg/schema"
 )
-
-// Prefix is put before every custom metric's name.
-const Prefix = "pipeline_custom_"
-
-// OutputName is the name of the Argo output parameter (or Tekton result)
-// that carries a step's metrics; names starting with OutputName+"-" are
-// read too.
-const OutputName = "step-metrics"
 
 // Limits bound what one step's text may hold.
 type Limits struct {
@@ -36,7 +48,7 @@ type Limits struct {
 	MaxSamples int
 	// MaxLabels per sample.
 	MaxLabels int
-	// MaxNameLen for metric and label names.
+	// MaxNameLen for metric and label names, in bytes.
 	MaxNameLen int
 	// MaxValueLen for label values, in bytes.
 	MaxValueLen int
@@ -51,7 +63,8 @@ type Label struct{ Name, Value string }
 
 // Sample is one custom series of a step.
 type Sample struct {
-	// Name is the metric name as the step wrote it, without Prefix.
+	// Name is the metric name as the step wrote it, without
+	// schema.CustomPrefix.
 	Name string
 	// Help is the step's # HELP text, if any.
 	Help string
@@ -61,12 +74,26 @@ type Sample struct {
 }
 
 // Parse reads a step's metrics: the Prometheus text format (sample lines
-// `name{label="value"} 1.5`, # HELP and # TYPE comments), or a JSON object
-// of numbers ({"accuracy": 0.93}). It never fails: what it cannot accept is
-// dropped and said in the warnings (at most a dozen lines, with counts).
-// reserved reports label names the step may not set (nil: only the "__"
-// prefix is refused). Histogram and summary families are dropped: a step's
-// values are final numbers, pushed as gauges.
+// `name{label="value"} 1.5`, # HELP and # TYPE comments, escaped as the
+// format says), or a JSON object of numbers ({"accuracy": 0.93}). It never
+// fails: what it cannot accept is dropped and said in the warnings (at
+// most a dozen lines, then a count).
+//
+// The text is parsed with expfmt line by line, so a bad line drops that
+// line only; lines may end in \r\n and carry blanks around them. A sample
+// is dropped when its name is not [a-zA-Z_][a-zA-Z0-9_]* (no colons: they
+// are for recording rules), starts with "__" or is longer than
+// lim.MaxNameLen; when its value is not finite; when it has more than
+// lim.MaxLabels labels, a label name that is invalid, starts with "__",
+// is longer than lim.MaxNameLen or is reserved (reserved reports the
+// names a step may not set; nil refuses only the "__" prefix), or a label
+// value longer than lim.MaxValueLen bytes. A leading schema.CustomPrefix
+// is removed from names. Timestamps are ignored (the Pushgateway refuses
+// them). A later sample of a series replaces an earlier one, keeping its
+// place. Samples beyond lim.MaxSamples are dropped, and a text longer than
+// lim.MaxBytes is refused whole, before any parsing. Histogram and summary
+// families (by their # TYPE) are dropped: a step's values are final
+// numbers, pushed as gauges.
 func Parse(data []byte, lim Limits, reserved func(string) bool) ([]Sample, []string) {
 	p := &parser{lim: lim, reserved: reserved, warn: &warnings{}, index: map[string]int{}}
 	if lim.MaxBytes > 0 && len(data) > lim.MaxBytes {
@@ -91,6 +118,54 @@ func Parse(data []byte, lim Limits, reserved func(string) bool) ([]Sample, []str
 	return p.samples, p.warn.list()
 }
 
+// Write writes samples in the Prometheus text format with expfmt: one
+// gauge family per name, sorted by name and then by labels, with the first
+// non-empty Help of its samples as its # HELP. Names are written as given
+// (the convention of a step's output is no schema.CustomPrefix: the exit
+// handler adds it). Write does not check the samples; Parse does, on the
+// way back in.
+func Write(w io.Writer, samples []Sample) error {
+	for _, mf := range families(samples) {
+		if _, err := expfmt.MetricFamilyToText(w, mf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// families groups samples into gauge families, as Write writes them.
+func families(samples []Sample) []*dto.MetricFamily {
+	sorted := make([]Sample, len(samples))
+	for i, s := range samples {
+		s.Labels = append([]Label(nil), s.Labels...)
+		sort.SliceStable(s.Labels, func(i, j int) bool { return s.Labels[i].Name < s.Labels[j].Name })
+		sorted[i] = s
+	}
+	sort.SliceStable(sorted, func(i, j int) bool {
+		if sorted[i].Name != sorted[j].Name {
+			return sorted[i].Name < sorted[j].Name
+		}
+		return seriesKey("", sorted[i].Labels) < seriesKey("", sorted[j].Labels)
+	})
+	var out []*dto.MetricFamily
+	var mf *dto.MetricFamily
+	for _, s := range sorted {
+		if mf == nil || mf.GetName() != s.Name {
+			mf = &dto.MetricFamily{Name: proto.String(s.Name), Type: dto.MetricType_GAUGE.Enum()}
+			out = append(out, mf)
+		}
+		if mf.Help == nil && s.Help != "" {
+			mf.Help = proto.String(s.Help)
+		}
+		m := &dto.Metric{Gauge: &dto.Gauge{Value: proto.Float64(s.Value)}}
+		for _, l := range s.Labels {
+			m.Label = append(m.Label, &dto.LabelPair{Name: proto.String(l.Name), Value: proto.String(l.Value)})
+		}
+		mf.Metric = append(mf.Metric, m)
+	}
+	return out
+}
+
 type parser struct {
 	lim      Limits
 	reserved func(string) bool
@@ -99,6 +174,8 @@ type parser struct {
 	index    map[string]int // series key -> position in samples
 	help     map[string]string
 	dropType map[string]string
+	text     expfmt.TextParser
+	line     bytes.Buffer
 }
 
 func (p *parser) parseJSON(data []byte) {
@@ -122,64 +199,144 @@ func (p *parser) parseJSON(data []byte) {
 	}
 }
 
+// parseText feeds the text to expfmt one line at a time: expfmt fails a
+// whole text on its first bad line, and a step's other metrics are worth
+// keeping. A sample line needs no context from the lines before it (its
+// # TYPE only decides whether it is dropped), so each is parsed alone.
 func (p *parser) parseText(data []byte) {
+	p.text = expfmt.NewTextParser(model.UTF8Validation)
 	for n, line := range strings.Split(string(data), "\n") {
-		line = strings.TrimSpace(strings.TrimSuffix(line, "\r"))
+		line = strings.TrimSpace(line) // blanks and a \r the format does not allow
 		if line == "" {
 			continue
 		}
 		if line[0] == '#' {
-			p.comment(line)
+			p.comment(n+1, line)
 			continue
 		}
-		name, labels, value, err := parseSample(line)
+		if !utf8.ValidString(line) {
+			p.warn.add("line %d: not valid UTF-8; dropped", n+1)
+			continue
+		}
+		fams, err := p.parseLines(line)
 		if err != nil {
-			p.warn.add("line %d: %v; dropped", n+1, err)
+			p.warn.add("line %d: %s; dropped", n+1, parseMessage(err))
 			continue
 		}
-		if t, ok := p.dropType[strings.TrimPrefix(name, Prefix)]; ok {
-			p.warn.add("metric %q is a %s; only gauges, counters and untyped values are read; dropped", clip(name), t)
-			continue
+		for _, mf := range fams {
+			name := trimPrefix(mf.GetName())
+			if t, ok := p.dropType[name]; ok {
+				p.warn.add("metric %q is a %s; only gauges, counters and untyped values are read; dropped", clip(mf.GetName()), t)
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				var labels []Label
+				for _, lp := range m.GetLabel() {
+					labels = append(labels, Label{Name: lp.GetName(), Value: lp.GetValue()})
+				}
+				p.add(mf.GetName(), labels, value(m))
+			}
 		}
-		p.add(name, labels, value)
 	}
 }
 
-// comment reads # HELP and # TYPE lines; other comments are ignored.
-func (p *parser) comment(line string) {
-	f := strings.Fields(line)
-	if len(f) < 3 || f[0] != "#" {
+// parseLines parses lines (each without its newline) with expfmt.
+func (p *parser) parseLines(lines ...string) (map[string]*dto.MetricFamily, error) {
+	p.line.Reset()
+	for _, l := range lines {
+		p.line.WriteString(l)
+		p.line.WriteByte('\n')
+	}
+	return p.text.TextToMetricFamilies(&p.line)
+}
+
+func value(m *dto.Metric) float64 {
+	switch {
+	case m.Gauge != nil:
+		return m.GetGauge().GetValue()
+	case m.Counter != nil:
+		return m.GetCounter().GetValue()
+	}
+	return m.GetUntyped().GetValue()
+}
+
+// parseMessage is expfmt's reason, without its "line 1" (which counts the
+// line alone).
+func parseMessage(err error) string {
+	var pe expfmt.ParseError
+	if errors.As(err, &pe) {
+		return pe.Msg
+	}
+	return err.Error()
+}
+
+// comment reads # HELP and # TYPE lines; other comments are ignored, as
+// are HELP and TYPE lines whose name is not a plain metric name (no name
+// Parse keeps could match it).
+func (p *parser) comment(n int, line string) {
+	rest := strings.TrimLeft(line[1:], " \t")
+	keyword, rest, _ := cutBlank(rest)
+	if keyword != "HELP" && keyword != "TYPE" {
 		return
 	}
-	name := strings.TrimPrefix(f[2], Prefix)
-	switch f[1] {
+	rest = strings.TrimLeft(rest, " \t")
+	name, text, ok := cutBlank(rest)
+	if !ok || !model.LegacyValidation.IsValidMetricName(name) {
+		return
+	}
+	base := trimPrefix(name)
+	switch keyword {
 	case "HELP":
+		// The HELP text is unescaped by expfmt: the line with a sample of
+		// its name, since expfmt keeps no family without a sample.
+		fams, err := p.parseLines(line, name+" 0")
+		if err != nil {
+			p.warn.add("line %d: HELP of %q: %s; the HELP is ignored", n, clip(name), parseMessage(err))
+			return
+		}
 		if p.help == nil {
 			p.help = map[string]string{}
 		}
-		h := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line[1:]), "HELP"))
-		h = strings.TrimSpace(strings.TrimPrefix(h, f[2]))
-		p.help[name] = clipHelp(h)
+		p.help[base] = clipHelp(fams[name].GetHelp())
 	case "TYPE":
-		if len(f) >= 4 && (f[3] == "histogram" || f[3] == "summary" || f[3] == "gaugehistogram") {
+		switch t := strings.ToLower(strings.TrimSpace(text)); t {
+		case "histogram", "summary", "gaugehistogram", "gauge_histogram":
 			if p.dropType == nil {
 				p.dropType = map[string]string{}
 			}
-			p.dropType[name] = f[3]
+			p.dropType[base] = t
 			// Their series are name_bucket, name_sum, name_count.
 			for _, s := range []string{"_bucket", "_sum", "_count"} {
-				p.dropType[name+s] = f[3]
+				p.dropType[base+s] = t
 			}
 		}
 	}
+}
+
+// cutBlank cuts s at its first blank or tab; ok reports a non-empty token.
+func cutBlank(s string) (token, rest string, ok bool) {
+	i := strings.IndexAny(s, " \t")
+	if i < 0 {
+		return s, "", s != ""
+	}
+	return s[:i], s[i+1:], i > 0
+}
+
+// trimPrefix removes schema.CustomPrefix from name, however often it is
+// there.
+func trimPrefix(name string) string {
+	for strings.HasPrefix(name, schema.CustomPrefix) {
+		name = name[len(schema.CustomPrefix):]
+	}
+	return name
 }
 
 // add checks one sample and keeps it; a later sample of the same series
 // replaces an earlier one (a file appended to by a wrapper and its child).
 func (p *parser) add(name string, labels []Label, v float64) {
-	name = strings.TrimPrefix(name, Prefix)
+	name = trimPrefix(name)
 	switch {
-	case !validMetricName(name):
+	case !schema.ValidName(name):
 		p.warn.add("metric name %q is not a valid Prometheus name ([a-zA-Z_][a-zA-Z0-9_]*); dropped", clip(name))
 		return
 	case strings.HasPrefix(name, "__"):
@@ -241,138 +398,7 @@ func seriesKey(name string, labels []Label) string {
 	return b.String()
 }
 
-// parseSample parses `name{l="v",...} value [timestamp]`.
-func parseSample(line string) (string, []Label, float64, error) {
-	i := 0
-	for i < len(line) && isNameChar(line[i], i == 0, true) {
-		i++
-	}
-	if i == 0 {
-		return "", nil, 0, fmt.Errorf("no metric name")
-	}
-	name := line[:i]
-	var labels []Label
-	if i < len(line) && line[i] == '{' {
-		i++
-		for {
-			for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
-				i++
-			}
-			if i < len(line) && line[i] == '}' {
-				i++
-				break
-			}
-			j := i
-			for j < len(line) && isNameChar(line[j], j == i, false) {
-				j++
-			}
-			if j == i {
-				return "", nil, 0, fmt.Errorf("metric %q: bad label name", clip(name))
-			}
-			lname := line[i:j]
-			i = j
-			for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
-				i++
-			}
-			if i >= len(line) || line[i] != '=' {
-				return "", nil, 0, fmt.Errorf("metric %q: label %q has no '='", clip(name), clip(lname))
-			}
-			i++
-			for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
-				i++
-			}
-			if i >= len(line) || line[i] != '"' {
-				return "", nil, 0, fmt.Errorf("metric %q: label %q value is not quoted", clip(name), clip(lname))
-			}
-			i++
-			var v strings.Builder
-			closed := false
-			for i < len(line) {
-				c := line[i]
-				if c == '\\' && i+1 < len(line) {
-					switch line[i+1] {
-					case 'n':
-						v.WriteByte('\n')
-					case '\\', '"':
-						v.WriteByte(line[i+1])
-					default:
-						v.WriteByte('\\')
-						v.WriteByte(line[i+1])
-					}
-					i += 2
-					continue
-				}
-				if c == '"' {
-					closed = true
-					i++
-					break
-				}
-				v.WriteByte(c)
-				i++
-			}
-			if !closed {
-				return "", nil, 0, fmt.Errorf("metric %q: label %q value is not closed", clip(name), clip(lname))
-			}
-			labels = append(labels, Label{Name: lname, Value: v.String()})
-			for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
-				i++
-			}
-			if i < len(line) && line[i] == ',' {
-				i++
-				continue
-			}
-			if i < len(line) && line[i] == '}' {
-				i++
-				break
-			}
-			return "", nil, 0, fmt.Errorf("metric %q: expected ',' or '}' after label %q", clip(name), clip(lname))
-		}
-	}
-	rest := strings.Fields(line[i:])
-	switch {
-	case len(rest) == 0:
-		return "", nil, 0, fmt.Errorf("metric %q has no value", clip(name))
-	case len(rest) > 2:
-		return "", nil, 0, fmt.Errorf("metric %q: unexpected text after the value", clip(name))
-	case len(rest) == 2:
-		if _, err := strconv.ParseInt(rest[1], 10, 64); err != nil {
-			return "", nil, 0, fmt.Errorf("metric %q: bad timestamp %q", clip(name), clip(rest[1]))
-		}
-		// Timestamps are dropped: the Pushgateway refuses them.
-	}
-	v, err := strconv.ParseFloat(rest[0], 64)
-	if err != nil {
-		return "", nil, 0, fmt.Errorf("metric %q: value %q is not a number", clip(name), clip(rest[0]))
-	}
-	return name, labels, v, nil
-}
-
-func isNameChar(c byte, first, colon bool) bool {
-	switch {
-	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_':
-		return true
-	case c >= '0' && c <= '9':
-		return !first
-	case c == ':':
-		return colon
-	}
-	return false
-}
-
-// validMetricName: no colons (they are for recording rules).
-func validMetricName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !isNameChar(s[i], i == 0, false) {
-			return false
-		}
-	}
-	return true
-}
-
-func validLabelName(s string) bool { return validMetricName(s) }
+func validLabelName(s string) bool { return schema.ValidName(s) }
 
 // warnings collects one line per problem, capped.
 type warnings struct {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/step-metrics/step-metrics/pkg/schema"
 )
 
 // FuzzParse: whatever a step writes, Parse does not panic, keeps within its
@@ -35,7 +37,7 @@ func FuzzParse(f *testing.F) {
 		}
 		seen := map[string]bool{}
 		for _, s := range samples {
-			if !validMetricName(s.Name) || strings.HasPrefix(s.Name, "__") || strings.HasPrefix(s.Name, Prefix) {
+			if !schema.ValidName(s.Name) || strings.HasPrefix(s.Name, "__") || strings.HasPrefix(s.Name, schema.CustomPrefix) {
 				t.Fatalf("bad name %q", s.Name)
 			}
 			if math.IsNaN(s.Value) || math.IsInf(s.Value, 0) {

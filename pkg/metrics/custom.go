@@ -58,7 +58,7 @@ func CustomFamilies(run *pipeline.Run, opts Options, lim custom.Limits) ([]*dto.
 				if help == "" {
 					help = schema.CustomHelp
 				}
-				d := schema.Definition{Name: schema.CustomPrefix + smp.Name, Type: "gauge", Help: help}
+				d := schema.Definition{Name: schema.CustomPrefix + smp.Name, Type: schema.Gauge, Help: help}
 				l := sl
 				for _, lb := range smp.Labels {
 					l = l.with(lb.Name, lb.Value)

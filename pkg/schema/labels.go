@@ -150,3 +150,20 @@ func SortedNames(m map[string]string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// ValidName reports whether s is a metric or label name in the classic
+// charset step-metrics reads and writes: [a-zA-Z_][a-zA-Z0-9_]*, without
+// colons (they are for recording rules).
+func ValidName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		letter := c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+		if !letter && (i == 0 || c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}

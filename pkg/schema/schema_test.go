@@ -110,3 +110,14 @@ func TestGroupingKey(t *testing.T) {
 		}
 	}
 }
+
+func TestValidName(t *testing.T) {
+	for s, want := range map[string]bool{
+		"a": true, "_": true, "A_9": true, "accuracy_total": true,
+		"": false, "9a": false, "a:b": false, "a-b": false, "ä": false, "a b": false, "a.b": false,
+	} {
+		if got := ValidName(s); got != want {
+			t.Errorf("ValidName(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

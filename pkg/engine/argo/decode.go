@@ -133,7 +133,7 @@ func decompressNodes(s string) (wfv1.Nodes, error) {
 		defer gz.Close()
 		r = gz
 	case len(raw) >= 4 && raw[0] == 0x28 && raw[1] == 0xb5 && raw[2] == 0x2f && raw[3] == 0xfd:
-		zr, err := zstd.NewReader(bytes.NewReader(raw), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(maxDecompressed)))
+		zr, err := zstd.NewReader(bytes.NewReader(raw), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(maxDecompressed))) //nolint:gosec // G115: maxDecompressed is a positive constant (tests lower it)
 		if err != nil {
 			return nil, fmt.Errorf("zstd: %w", err)
 		}
