@@ -16,17 +16,39 @@ func envName(flag string) string {
 	return "STEP_METRICS_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
+// envRules say how a subcommand's flags fall back to the environment.
+type envRules struct {
+	// aliases are variables besides STEP_METRICS_<FLAG>, by flag name:
+	// PUSHGATEWAY_URL for --pushgateway.
+	aliases map[string][]string
+	// exclusive flags are alternatives (push's sources of the run): once
+	// the command line gives one, the environment gives none of the
+	// others. A step's environment may well hold STEP_METRICS_WORKFLOW
+	// (pkg/step reads it) when its command line says --example.
+	exclusive []string
+}
+
 // applyEnv sets every flag not given on the command line from its
-// environment variable (or from an alias such as PUSHGATEWAY_URL).
+// environment variable (or from an alias such as PUSHGATEWAY_URL), but
+// for the alternatives to an exclusive flag the command line gives.
 // Repeatable flags (--label, --header) take one item per line, so values
 // may hold commas; --label-from-workflow takes a comma-separated list.
-func applyEnv(fs *pflag.FlagSet, aliases map[string][]string) error {
+func applyEnv(fs *pflag.FlagSet, rules envRules) error {
+	skip := map[string]bool{}
+	for _, name := range rules.exclusive {
+		if f := fs.Lookup(name); f != nil && f.Changed {
+			for _, other := range rules.exclusive {
+				skip[other] = true
+			}
+			break
+		}
+	}
 	var err error
 	fs.VisitAll(func(f *pflag.Flag) {
-		if err != nil || f.Changed {
+		if err != nil || f.Changed || skip[f.Name] {
 			return
 		}
-		names := append([]string{envName(f.Name)}, aliases[f.Name]...)
+		names := append([]string{envName(f.Name)}, rules.aliases[f.Name]...)
 		for _, n := range names {
 			v, ok := os.LookupEnv(n)
 			if !ok || v == "" {
@@ -38,12 +60,12 @@ func applyEnv(fs *pflag.FlagSet, aliases map[string][]string) error {
 						continue
 					}
 					if serr := fs.Set(f.Name, strings.TrimSpace(item)); serr != nil {
-						err = fmt.Errorf("environment variable %s: %w", n, serr)
+						err = fmt.Errorf("environment variable %s: %w", n, plainFlagError(serr))
 						return
 					}
 				}
 			} else if serr := fs.Set(f.Name, v); serr != nil {
-				err = fmt.Errorf("environment variable %s: %w", n, serr)
+				err = fmt.Errorf("environment variable %s: %w", n, plainFlagError(serr))
 			}
 			return
 		}
@@ -52,9 +74,9 @@ func applyEnv(fs *pflag.FlagSet, aliases map[string][]string) error {
 }
 
 // annotateEnv appends the environment variable of each flag to its usage.
-func annotateEnv(fs *pflag.FlagSet, aliases map[string][]string) {
+func annotateEnv(fs *pflag.FlagSet, rules envRules) {
 	fs.VisitAll(func(f *pflag.Flag) {
-		names := append([]string{envName(f.Name)}, aliases[f.Name]...)
+		names := append([]string{envName(f.Name)}, rules.aliases[f.Name]...)
 		f.Usage += " [$" + strings.Join(names, ", $") + "]"
 	})
 }
@@ -63,10 +85,14 @@ func annotateEnv(fs *pflag.FlagSet, aliases map[string][]string) {
 // their environment fallbacks and validates them. When ok is false the
 // subcommand stops with code: 0 for --help, exitUsage for anything wrong,
 // said on stderr.
-func parseFlags(cmd string, fs *pflag.FlagSet, args []string, aliases map[string][]string, validate func() error, stderr io.Writer) (code int, ok bool) {
+func parseFlags(cmd string, fs *pflag.FlagSet, args []string, rules envRules, validate func() error, stderr io.Writer) (code int, ok bool) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return exitOK, false
+		}
+		if fe := plainFlagError(err); fe != err {
+			fmt.Fprintf(stderr, "step-metrics %s: %v\n", cmd, fe)
+			return exitUsage, false
 		}
 		fmt.Fprintf(stderr, "step-metrics %s: %v\nRun \"step-metrics %s --help\" for the flags.\n", cmd, err, cmd)
 		return exitUsage, false
@@ -75,7 +101,7 @@ func parseFlags(cmd string, fs *pflag.FlagSet, args []string, aliases map[string
 		fmt.Fprintf(stderr, "step-metrics %s: unexpected arguments %q\n", cmd, fs.Args())
 		return exitUsage, false
 	}
-	if err := applyEnv(fs, aliases); err != nil {
+	if err := applyEnv(fs, rules); err != nil {
 		fmt.Fprintf(stderr, "step-metrics %s: %v\n", cmd, err)
 		return exitUsage, false
 	}

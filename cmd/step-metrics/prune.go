@@ -6,17 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
-	"github.com/step-metrics/step-metrics/pkg/httpclient"
-	"github.com/step-metrics/step-metrics/pkg/schema"
-
 	"github.com/spf13/pflag"
 
-	"github.com/step-metrics/step-metrics/pkg/sink/pushgateway"
+	"github.com/step-metrics/step-metrics/pkg/httpclient"
+	"github.com/step-metrics/step-metrics/pkg/schema"
 	"github.com/step-metrics/step-metrics/pkg/sink/pushgateway/prune"
 )
 
@@ -29,29 +25,23 @@ type pruneOptions struct {
 	maxAgeUnfinished time.Duration
 
 	// How.
-	pushgateway     string
-	dryRun          bool
-	concurrency     int
-	timeout         time.Duration
-	retries         int
-	strict          bool
-	caFile          string
-	certFile        string
-	keyFile         string
-	serverName      string
-	insecure        bool
-	bearerTokenFile string
-	username        string
-	passwordFile    string
-	headers         []string
+	pushgateway pushgatewayURL
+	dryRun      bool
+	concurrency int
+	timeout     time.Duration
+	retries     int
+	strict      bool
+	client      clientFlags
 
-	logLevel  string
-	logFormat string
+	logging logFlags
+
+	// What validate parsed.
+	sel map[string]string
 }
 
-var pruneEnvAliases = map[string][]string{
+var pruneEnv = envRules{aliases: map[string][]string{
 	"pushgateway": {"PUSHGATEWAY_URL"},
-}
+}}
 
 func (o *pruneOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.job, "job", "step-metrics", "job label of the groups to prune; groups of other jobs are never touched")
@@ -59,24 +49,15 @@ func (o *pruneOptions) addFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.maxAge, "max-age", 7*24*time.Hour, "delete a finished run's groups once its last push is older than this")
 	fs.DurationVar(&o.maxAgeUnfinished, "max-age-unfinished", 30*24*time.Hour, "delete the groups of a run still in progress when last pushed only once older than this")
 
-	fs.StringVar(&o.pushgateway, "pushgateway", "", "Pushgateway base URL, e.g. http://pushgateway.monitoring:9091")
+	fs.Var(&o.pushgateway, "pushgateway", "Pushgateway base URL, e.g. http://pushgateway.monitoring:9091")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print the groups it would delete, one per line, and delete nothing")
 	fs.IntVar(&o.concurrency, "concurrency", 8, "deletions in flight at once")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "deadline for the whole prune: listing and every deletion, retries included")
 	fs.IntVar(&o.retries, "retries", 4, "retries after a failed request (network errors, 5xx, 429; 4xx is final)")
 	fs.BoolVar(&o.strict, "strict", false, "exit 1 when the groups cannot be listed or a deletion fails (default: warn and exit 0)")
-	fs.StringVar(&o.caFile, "ca-file", "", "PEM CA bundle trusted for the Pushgateway, in addition to the system's")
-	fs.StringVar(&o.certFile, "cert-file", "", "client certificate (PEM) for mTLS")
-	fs.StringVar(&o.keyFile, "key-file", "", "client key (PEM) for mTLS")
-	fs.StringVar(&o.serverName, "tls-server-name", "", "name expected in the Pushgateway's certificate")
-	fs.BoolVar(&o.insecure, "insecure-skip-verify", false, "do not check the Pushgateway's certificate (testing only)")
-	fs.StringVar(&o.bearerTokenFile, "bearer-token-file", "", "file holding a bearer token for the Pushgateway")
-	fs.StringVar(&o.username, "username", "", "basic auth user for the Pushgateway")
-	fs.StringVar(&o.passwordFile, "password-file", "", "file holding the basic auth password")
-	fs.StringArrayVarP(&o.headers, "header", "H", nil, "extra HTTP header \"Name: value\" for the Pushgateway (repeatable)")
+	o.client.addFlags(fs)
 
-	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	o.logging.addFlags(fs)
 }
 
 // validate checks the flags that need no I/O.
@@ -84,24 +65,22 @@ func (o *pruneOptions) validate() error {
 	if o.job == "" {
 		return errors.New("--job is empty")
 	}
-	if _, err := o.selector(); err != nil {
+	sel, err := o.selector()
+	if err != nil {
 		return err
 	}
+	o.sel = sel
 	switch {
 	case o.maxAge <= 0:
 		return errors.New("--max-age must be positive")
 	case o.maxAgeUnfinished < o.maxAge:
 		return fmt.Errorf("--max-age-unfinished (%v) must be at least --max-age (%v): runs in progress are kept longer, never shorter", o.maxAgeUnfinished, o.maxAge)
 	}
-	if o.pushgateway == "" {
+	if !o.pushgateway.given() {
 		return errors.New("no Pushgateway: give --pushgateway URL (or $PUSHGATEWAY_URL)")
 	}
-	u, err := url.Parse(o.pushgateway)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("--pushgateway %q: want an http:// or https:// URL", redactURL(o.pushgateway))
-	}
-	if u.User != nil {
-		return errors.New("--pushgateway: put no credentials in the URL; use --username with --password-file, or --bearer-token-file")
+	if err := o.pushgateway.check(); err != nil {
+		return err
 	}
 	if o.concurrency < 1 || o.concurrency > 256 {
 		return errors.New("--concurrency must be between 1 and 256")
@@ -112,18 +91,7 @@ func (o *pruneOptions) validate() error {
 	if o.retries < 0 || o.retries > 20 {
 		return errors.New("--retries must be between 0 and 20")
 	}
-	for _, h := range o.headers {
-		if _, _, err := httpclient.ParseHeader(h); err != nil {
-			return fmt.Errorf("--header: %w", err)
-		}
-	}
-	if _, err := parseLevel(o.logLevel); err != nil {
-		return err
-	}
-	if o.logFormat != "text" && o.logFormat != "json" {
-		return fmt.Errorf("--log-format %q: want text or json", o.logFormat)
-	}
-	return nil
+	return o.client.validate()
 }
 
 // selector parses --selector. Any valid label name may be selected on,
@@ -152,7 +120,7 @@ func runPrune(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.SetOutput(stderr)
 	fs.SortFlags = false
 	o.addFlags(fs)
-	annotateEnv(fs, pruneEnvAliases)
+	annotateEnv(fs, pruneEnv)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: step-metrics prune [flags]
 
@@ -165,10 +133,10 @@ Every flag falls back to the environment variable in brackets.
 Flags:
 %s`, fs.FlagUsages())
 	}
-	if code, ok := parseFlags("prune", fs, args, pruneEnvAliases, o.validate, stderr); !ok {
+	if code, ok := parseFlags("prune", fs, args, pruneEnv, o.validate, stderr); !ok {
 		return code
 	}
-	log := newLogger(stderr, o.logLevel, o.logFormat)
+	log := o.logging.newLogger(stderr)
 	log.Debug("starting", "version", version)
 	return o.run(ctx, log, stdout)
 }
@@ -188,35 +156,26 @@ const maxFailureLines = 5
 
 func (o *pruneOptions) run(ctx context.Context, log *slog.Logger, stdout io.Writer) int {
 	start := time.Now()
-	sel, _ := o.selector()
-	h := http.Header{}
-	for _, s := range o.headers {
-		name, value, _ := httpclient.ParseHeader(s)
-		h.Add(name, value)
-	}
-	client, err := httpclient.New(httpclient.Config{
-		CAFile: o.caFile, CertFile: o.certFile, KeyFile: o.keyFile, ServerName: o.serverName, InsecureSkipVerify: o.insecure,
-		BearerTokenFile: o.bearerTokenFile, Username: o.username, PasswordFile: o.passwordFile, Headers: h,
-		MaxIdleConns: o.concurrency,
-	})
+	cfg := o.client.config()
+	cfg.MaxIdleConns = o.concurrency
+	client, err := httpclient.New(cfg)
 	if err != nil {
 		return o.failSafe(log, "cannot set up the Pushgateway client", err)
 	}
 	pctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	retry := pushgateway.DefaultRetry
-	retry.MaxAttempts = o.retries + 1
+	retry := retryOf(o.retries)
 
 	// Ages are measured from before the listing: a slow answer never makes
 	// a group look older than it was.
 	now := time.Now()
-	groups, err := prune.List(pctx, o.pushgateway, client, retry)
+	groups, err := prune.List(pctx, o.pushgateway.String(), client, retry)
 	if err != nil {
-		return o.failSafe(log, "cannot list the Pushgateway's groups; nothing deleted", err)
+		return o.failSafe(log, "cannot list the Pushgateway's groups; nothing deleted", withHint(err))
 	}
-	plan := prune.Select(groups, prune.Policy{Job: o.job, Selector: sel, MaxAge: o.maxAge, MaxAgeUnfinished: o.maxAgeUnfinished, Now: now})
+	plan := prune.Select(groups, prune.Policy{Job: o.job, Selector: o.sel, MaxAge: o.maxAge, MaxAgeUnfinished: o.maxAgeUnfinished, Now: now})
 	log.Debug("listed", "groups", plan.Listed, "matched", plan.Matched, "stale", len(plan.Delete), "took", time.Since(start).Round(time.Millisecond).String())
-	summary := []any{"version", version, "pushgateway", redactURL(o.pushgateway), "job", o.job,
+	summary := []any{"version", version, "pushgateway", o.pushgateway.redacted(), "job", o.job,
 		"listed", plan.Listed, "matched", plan.Matched, "kept", plan.Kept, "kept_unfinished", plan.KeptUnfinished}
 
 	if o.dryRun {
@@ -231,13 +190,13 @@ func (o *pruneOptions) run(ctx context.Context, log *slog.Logger, stdout io.Writ
 		return exitOK
 	}
 
-	res := prune.Delete(pctx, o.pushgateway, plan.Delete, client, retry, o.concurrency)
+	res := prune.Delete(pctx, o.pushgateway.String(), plan.Delete, client, retry, o.concurrency)
 	for i, f := range res.Failed {
 		if i == maxFailureLines {
 			log.Warn("more groups not deleted", "count", len(res.Failed)-maxFailureLines)
 			break
 		}
-		log.Warn("group not deleted", "group", f.Group.Key(), "err", f.Err)
+		log.Warn("group not deleted", "group", f.Group.Key(), "err", withHint(f.Err))
 	}
 	summary = append(summary, "deleted", res.Deleted, "failed", len(res.Failed), "took", time.Since(start).Round(time.Millisecond).String())
 	if len(res.Failed) > 0 {

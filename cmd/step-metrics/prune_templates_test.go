@@ -184,7 +184,7 @@ func TestPruneTemplates(t *testing.T) {
 		if err := fs.Parse(args[1:]); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if err := applyEnv(fs, pruneEnvAliases); err != nil {
+		if err := applyEnv(fs, pruneEnv); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		for k := range env {
@@ -199,7 +199,7 @@ func TestPruneTemplates(t *testing.T) {
 	}
 	job := parse("CronJob", c.Args, jobEnv)
 	wf := parse("CronWorkflow", wfArgs, wfEnv)
-	if job.pushgateway != wf.pushgateway || job.job != wf.job || job.maxAge != wf.maxAge || job.maxAgeUnfinished != wf.maxAgeUnfinished || job.concurrency != wf.concurrency {
+	if job.pushgateway.String() != wf.pushgateway.String() || job.job != wf.job || job.maxAge != wf.maxAge || job.maxAgeUnfinished != wf.maxAgeUnfinished || job.concurrency != wf.concurrency {
 		t.Errorf("defaults differ:\nCronJob      %+v\nCronWorkflow %+v", job, wf)
 	}
 	if job.dryRun || wf.dryRun || job.strict || wf.strict {

@@ -6,28 +6,22 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
-	"github.com/step-metrics/step-metrics/pkg/engine"
-	"github.com/step-metrics/step-metrics/pkg/httpclient"
-	"github.com/step-metrics/step-metrics/pkg/schema"
-
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
-	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/spf13/pflag"
 
 	"github.com/step-metrics/step-metrics/internal/example"
-	"k8s.io/klog/v2"
-
 	"github.com/step-metrics/step-metrics/pkg/custom"
+	"github.com/step-metrics/step-metrics/pkg/engine"
 	"github.com/step-metrics/step-metrics/pkg/engine/argo"
 	"github.com/step-metrics/step-metrics/pkg/engine/tekton"
+	"github.com/step-metrics/step-metrics/pkg/httpclient"
 	"github.com/step-metrics/step-metrics/pkg/metrics"
 	"github.com/step-metrics/step-metrics/pkg/pipeline"
+	"github.com/step-metrics/step-metrics/pkg/schema"
+	"github.com/step-metrics/step-metrics/pkg/sink"
 	"github.com/step-metrics/step-metrics/pkg/sink/pushgateway"
 	"github.com/step-metrics/step-metrics/pkg/source"
 )
@@ -57,28 +51,27 @@ type pushOptions struct {
 	job                string
 
 	// Where it goes.
-	pushgateway     string
-	dryRun          bool
-	timeout         time.Duration
-	retries         int
-	strict          bool
-	caFile          string
-	certFile        string
-	keyFile         string
-	serverName      string
-	insecure        bool
-	bearerTokenFile string
-	username        string
-	passwordFile    string
-	headers         []string
+	pushgateway pushgatewayURL
+	dryRun      bool
+	timeout     time.Duration
+	retries     int
+	strict      bool
+	client      clientFlags
 
-	logLevel  string
-	logFormat string
+	logging logFlags
+
+	// What validate parsed.
+	stepMode     schema.StepMode
+	staticLabels []schema.Label
 }
 
-var pushEnvAliases = map[string][]string{
-	"pushgateway": {"PUSHGATEWAY_URL"},
-	"kubeconfig":  {"KUBECONFIG"},
+var pushEnv = envRules{
+	aliases: map[string][]string{
+		"pushgateway": {"PUSHGATEWAY_URL"},
+		"kubeconfig":  {"KUBECONFIG"},
+	},
+	// The run's source: the command line's wins over the environment's.
+	exclusive: []string{"example", "workflow-file", "workflow", "pipeline-run"},
 }
 
 func (o *pushOptions) addFlags(fs *pflag.FlagSet) {
@@ -102,23 +95,14 @@ func (o *pushOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.labelsFromWorkflow, "label-from-workflow", nil, "workflow label or annotation keys to copy onto every series, comma-separated (e.g. team,app.kubernetes.io/part-of)")
 	fs.StringVar(&o.job, "job", "step-metrics", "job label of the Pushgateway group")
 
-	fs.StringVar(&o.pushgateway, "pushgateway", "", "Pushgateway base URL, e.g. http://pushgateway.monitoring:9091")
+	fs.Var(&o.pushgateway, "pushgateway", "Pushgateway base URL, e.g. http://pushgateway.monitoring:9091")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print the metrics in the text format instead of pushing")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "deadline for reading the workflow and for the push, each, retries included")
 	fs.IntVar(&o.retries, "retries", 4, "retries after a failed push attempt (network errors and 5xx; 4xx is final)")
 	fs.BoolVar(&o.strict, "strict", false, "exit 1 when the workflow cannot be read or the push fails (default: warn and exit 0 so metrics never fail a pipeline)")
-	fs.StringVar(&o.caFile, "ca-file", "", "PEM CA bundle trusted for the Pushgateway, in addition to the system's")
-	fs.StringVar(&o.certFile, "cert-file", "", "client certificate (PEM) for mTLS")
-	fs.StringVar(&o.keyFile, "key-file", "", "client key (PEM) for mTLS")
-	fs.StringVar(&o.serverName, "tls-server-name", "", "name expected in the Pushgateway's certificate")
-	fs.BoolVar(&o.insecure, "insecure-skip-verify", false, "do not check the Pushgateway's certificate (testing only)")
-	fs.StringVar(&o.bearerTokenFile, "bearer-token-file", "", "file holding a bearer token for the Pushgateway")
-	fs.StringVar(&o.username, "username", "", "basic auth user for the Pushgateway")
-	fs.StringVar(&o.passwordFile, "password-file", "", "file holding the basic auth password")
-	fs.StringArrayVarP(&o.headers, "header", "H", nil, "extra HTTP header \"Name: value\" for the Pushgateway (repeatable)")
+	o.client.addFlags(fs)
 
-	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	o.logging.addFlags(fs)
 }
 
 // validate checks the flags that need no I/O.
@@ -157,27 +141,28 @@ func (o *pushOptions) validate() error {
 	if err := o.checkStatus(o.pipelineRun != "", o.pipelineRun != "" || o.example || o.workflowName != ""); err != nil {
 		return err
 	}
-	if _, err := schema.ParseStepMode(o.steps); err != nil {
+	mode, err := schema.ParseStepMode(o.steps)
+	if err != nil {
 		return fmt.Errorf("--steps: %w", err)
 	}
+	o.stepMode = mode
+	o.staticLabels = o.staticLabels[:0]
 	for _, l := range o.labels {
-		if _, _, err := schema.ParseLabel(l); err != nil {
+		name, value, err := schema.ParseLabel(l)
+		if err != nil {
 			return fmt.Errorf("--label: %w", err)
 		}
+		o.staticLabels = append(o.staticLabels, schema.Label{Name: name, Value: value})
 	}
 	if o.job == "" {
 		return errors.New("--job is empty")
 	}
 	if !o.dryRun {
-		if o.pushgateway == "" {
+		if !o.pushgateway.given() {
 			return errors.New("no Pushgateway: give --pushgateway URL (or $PUSHGATEWAY_URL), or --dry-run")
 		}
-		u, err := url.Parse(o.pushgateway)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("--pushgateway %q: want an http:// or https:// URL", redactURL(o.pushgateway))
-		}
-		if u.User != nil {
-			return errors.New("--pushgateway: put no credentials in the URL; use --username with --password-file, or --bearer-token-file")
+		if err := o.pushgateway.check(); err != nil {
+			return err
 		}
 	}
 	if o.timeout <= 0 {
@@ -186,18 +171,7 @@ func (o *pushOptions) validate() error {
 	if o.retries < 0 || o.retries > 20 {
 		return errors.New("--retries must be between 0 and 20")
 	}
-	for _, h := range o.headers {
-		if _, _, err := httpclient.ParseHeader(h); err != nil {
-			return fmt.Errorf("--header: %w", err)
-		}
-	}
-	if _, err := parseLevel(o.logLevel); err != nil {
-		return err
-	}
-	if o.logFormat != "text" && o.logFormat != "json" {
-		return fmt.Errorf("--log-format %q: want text or json", o.logFormat)
-	}
-	return nil
+	return o.client.validate()
 }
 
 func runPush(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -206,14 +180,14 @@ func runPush(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.SetOutput(stderr)
 	fs.SortFlags = false
 	o.addFlags(fs)
-	annotateEnv(fs, pushEnvAliases)
+	annotateEnv(fs, pushEnv)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: step-metrics push [flags]\n\nReads a pipeline run and pushes its metrics to a Pushgateway, one group per run.\nEvery flag falls back to the environment variable in brackets.\n\nFlags:\n%s", fs.FlagUsages())
 	}
-	if code, ok := parseFlags("push", fs, args, pushEnvAliases, o.validate, stderr); !ok {
+	if code, ok := parseFlags("push", fs, args, pushEnv, o.validate, stderr); !ok {
 		return code
 	}
-	log := newLogger(stderr, o.logLevel, o.logFormat)
+	log := o.logging.newLogger(stderr)
 	log.Debug("starting", "version", version)
 	return o.run(ctx, log, stdin, stdout)
 }
@@ -242,7 +216,7 @@ func (o *pushOptions) run(ctx context.Context, log *slog.Logger, stdin io.Reader
 		log.Error("bad labels", "err", err)
 		return exitUsage
 	}
-	mopts := metrics.Options{Steps: schema.StepMode(o.steps), Labels: labels}
+	mopts := metrics.Options{Steps: o.stepMode, Labels: labels}
 	fams, err := metrics.Families(run, mopts)
 	if err != nil {
 		log.Error("cannot build metrics", "err", err)
@@ -254,9 +228,9 @@ func (o *pushOptions) run(ctx context.Context, log *slog.Logger, stdin io.Reader
 		log.Warn(w, "workflow", run.Name)
 	}
 	fams = append(fams, customFams...)
-	target := o.target(log, run)
+	key := o.groupingKey(log, run)
 	if o.dryRun {
-		log.Info("dry run: not pushing", "version", version, "group", pushgateway.Group(target), "series", seriesCount(fams))
+		log.Info("dry run: not pushing", "version", version, "group", key.String(), "series", seriesCount(fams))
 		if err := metrics.WriteText(stdout, fams); err != nil {
 			log.Error("cannot write metrics", "err", err)
 			return exitFailed
@@ -267,7 +241,7 @@ func (o *pushOptions) run(ctx context.Context, log *slog.Logger, stdin io.Reader
 		return exitOK
 	}
 
-	client, err := httpclient.New(o.clientConfig())
+	client, err := httpclient.New(o.client.config())
 	if err != nil {
 		// A CA or token file that is not mounted: the pipeline still must
 		// not fail for its metrics.
@@ -276,17 +250,15 @@ func (o *pushOptions) run(ctx context.Context, log *slog.Logger, stdin io.Reader
 	pctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	start := time.Now()
-	retry := pushgateway.DefaultRetry
-	retry.MaxAttempts = o.retries + 1
-	g := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return fams, nil })
-	if err := pushgateway.Push(pctx, target, g, client, retry); err != nil {
-		return o.failSafe(log, "metrics not pushed", err)
+	var out sink.Sink = pushgateway.New(o.pushgateway.String(), client, retryOf(o.retries))
+	if err := out.Write(pctx, key, fams); err != nil {
+		return o.failSafe(log, "metrics not pushed", withHint(err))
 	}
 	if readErr != nil && o.strict {
 		log.Error("pushed pipeline-level metrics only; exiting 1 (--strict) because the workflow could not be read", "err", readErr)
 		return exitFailed
 	}
-	log.Info("pushed", "version", version, "pushgateway", redactURL(o.pushgateway), "group", pushgateway.Group(target),
+	log.Info("pushed", "version", version, "pushgateway", o.pushgateway.redacted(), "group", key.String(),
 		"workflow", run.Name, "result", string(run.Result), "steps", len(run.Steps), "series", seriesCount(fams),
 		"took", time.Since(start).Round(time.Millisecond).String())
 	return exitOK
@@ -365,17 +337,14 @@ func (o *pushOptions) seriesLabels(run *pipeline.Run) (map[string]string, error)
 	if err != nil {
 		return nil, fmt.Errorf("--label-from-workflow: %w", err)
 	}
-	for _, l := range o.labels {
-		name, value, err := schema.ParseLabel(l)
-		if err != nil {
-			return nil, fmt.Errorf("--label: %w", err)
-		}
-		out[name] = value // static labels win over copies
+	for _, l := range o.staticLabels {
+		out[l.Name] = l.Value // static labels win over copies
 	}
 	return out, nil
 }
 
-func (o *pushOptions) target(log *slog.Logger, run *pipeline.Run) pushgateway.Target {
+// groupingKey is the run's group: job, namespace, workflow_id.
+func (o *pushOptions) groupingKey(log *slog.Logger, run *pipeline.Run) schema.GroupingKey {
 	ns := o.namespace
 	if ns == "" {
 		ns = run.Namespace
@@ -390,19 +359,14 @@ func (o *pushOptions) target(log *slog.Logger, run *pipeline.Run) pushgateway.Ta
 		id = run.Name
 		log.Warn("the workflow has no UID; grouping by its name, so a later run of the same name replaces this group", "workflow", run.Name)
 	}
-	return pushgateway.Target{URL: o.pushgateway, Job: o.job, Grouping: []pushgateway.Label{{Name: "namespace", Value: ns}, {Name: "workflow_id", Value: id}}}
+	return schema.RunKey(o.job, ns, id)
 }
 
-func (o *pushOptions) clientConfig() httpclient.Config {
-	h := http.Header{}
-	for _, s := range o.headers {
-		name, value, _ := httpclient.ParseHeader(s)
-		h.Add(name, value)
-	}
-	return httpclient.Config{
-		CAFile: o.caFile, CertFile: o.certFile, KeyFile: o.keyFile, ServerName: o.serverName, InsecureSkipVerify: o.insecure,
-		BearerTokenFile: o.bearerTokenFile, Username: o.username, PasswordFile: o.passwordFile, Headers: h,
-	}
+// retryOf is the retry policy of --retries.
+func retryOf(retries int) pushgateway.Retry {
+	r := pushgateway.DefaultRetry
+	r.MaxAttempts = retries + 1
+	return r
 }
 
 func seriesCount(fams []*dto.MetricFamily) int {
@@ -411,38 +375,4 @@ func seriesCount(fams []*dto.MetricFamily) int {
 		n += len(f.GetMetric())
 	}
 	return n
-}
-
-// redactURL drops any user info and query from a URL for logs.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "<invalid URL>"
-	}
-	u.User = nil
-	u.RawQuery = ""
-	return u.String()
-}
-
-func parseLevel(s string) (slog.Level, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
-		return 0, fmt.Errorf("--log-level %q: want debug, info, warn or error", s)
-	}
-	return l, nil
-}
-
-func newLogger(w io.Writer, level, format string) *slog.Logger {
-	l, _ := parseLevel(level)
-	opts := &slog.HandlerOptions{Level: l}
-	var log *slog.Logger
-	if format == "json" {
-		log = slog.New(slog.NewJSONHandler(w, opts))
-	} else {
-		log = slog.New(slog.NewTextHandler(w, opts))
-	}
-	// client-go logs through klog, straight to stderr; route it through
-	// ours so --log-format json stays JSON.
-	klog.SetSlogLogger(log.With("component", "client-go"))
-	return log
 }

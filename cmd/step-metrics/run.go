@@ -7,8 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -24,6 +22,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/step-metrics/step-metrics/pkg/custom"
+	"github.com/step-metrics/step-metrics/pkg/sink"
 	"github.com/step-metrics/step-metrics/pkg/sink/pushgateway"
 )
 
@@ -39,7 +38,7 @@ const (
 // its own metrics.
 const metricsFileEnv = "STEP_METRICS_FILE"
 
-// The wrapper's own metrics, without custom.Prefix (the exit handler, or
+// The wrapper's own metrics, without schema.CustomPrefix (the exit handler, or
 // the push, adds it).
 const (
 	metricDuration  = "command_duration_seconds"
@@ -64,37 +63,28 @@ var forwardedSignals = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGH
 // runOptions are the flags of `step-metrics run`.
 type runOptions struct {
 	outputFile  string
-	pushgateway string
+	pushgateway pushgatewayURL
 	job         string
 	workflow    string
 	workflowUID string
 	namespace   string
 	step        string
 
-	timeout         time.Duration
-	retries         int
-	strict          bool
-	caFile          string
-	certFile        string
-	keyFile         string
-	serverName      string
-	insecure        bool
-	bearerTokenFile string
-	username        string
-	passwordFile    string
-	headers         []string
+	timeout time.Duration
+	retries int
+	strict  bool
+	client  clientFlags
 
-	logLevel  string
-	logFormat string
+	logging logFlags
 }
 
-var runEnvAliases = map[string][]string{
+var runEnv = envRules{aliases: map[string][]string{
 	"pushgateway": {"PUSHGATEWAY_URL"},
-}
+}}
 
 func (o *runOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.outputFile, "output-file", "o", "", "write the metrics here for the exit handler (the path of an output parameter named step-metrics); merged with what the file holds")
-	fs.StringVar(&o.pushgateway, "pushgateway", "", "also push the metrics to this Pushgateway, in the step's own group (job, namespace, workflow_id, step)")
+	fs.Var(&o.pushgateway, "pushgateway", "also push the metrics to this Pushgateway, in the step's own group (job, namespace, workflow_id, step)")
 	fs.StringVar(&o.job, "job", schema.DefaultJob, "job label of the step's Pushgateway group")
 	fs.StringVar(&o.workflow, "workflow", "", "workflow name, a label of pushed series ({{workflow.name}}; default $ARGO_WORKFLOW_NAME)")
 	fs.StringVar(&o.workflowUID, "workflow-uid", "", "workflow UID, the group's workflow_id ({{workflow.uid}}; default $ARGO_WORKFLOW_UID, else the workflow name)")
@@ -104,18 +94,9 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "deadline for the push, retries included")
 	fs.IntVar(&o.retries, "retries", 4, "retries after a failed push attempt (network errors and 5xx; 4xx is final)")
 	fs.BoolVar(&o.strict, "strict", false, "exit 1 when the command succeeded but its metrics could not be written or pushed (default: warn; metrics never change the exit code)")
-	fs.StringVar(&o.caFile, "ca-file", "", "PEM CA bundle trusted for the Pushgateway, in addition to the system's")
-	fs.StringVar(&o.certFile, "cert-file", "", "client certificate (PEM) for mTLS")
-	fs.StringVar(&o.keyFile, "key-file", "", "client key (PEM) for mTLS")
-	fs.StringVar(&o.serverName, "tls-server-name", "", "name expected in the Pushgateway's certificate")
-	fs.BoolVar(&o.insecure, "insecure-skip-verify", false, "do not check the Pushgateway's certificate (testing only)")
-	fs.StringVar(&o.bearerTokenFile, "bearer-token-file", "", "file holding a bearer token for the Pushgateway")
-	fs.StringVar(&o.username, "username", "", "basic auth user for the Pushgateway")
-	fs.StringVar(&o.passwordFile, "password-file", "", "file holding the basic auth password")
-	fs.StringArrayVarP(&o.headers, "header", "H", nil, "extra HTTP header \"Name: value\" for the Pushgateway (repeatable)")
+	o.client.addFlags(fs)
 
-	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	o.logging.addFlags(fs)
 }
 
 func runRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -127,7 +108,7 @@ func runRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	// that is not a flag, as at "--".
 	fs.SetInterspersed(false)
 	o.addFlags(fs)
-	annotateEnv(fs, runEnvAliases)
+	annotateEnv(fs, runEnv)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: step-metrics run [flags] -- COMMAND [ARGS...]
 
@@ -147,6 +128,10 @@ Flags:
 		if errors.Is(err, pflag.ErrHelp) {
 			return exitOK
 		}
+		if fe := plainFlagError(err); fe != err {
+			fmt.Fprintf(stderr, "step-metrics run: %v\n", fe)
+			return exitRunUsage
+		}
 		fmt.Fprintf(stderr, "step-metrics run: %v\nRun \"step-metrics run --help\" for the flags.\n", err)
 		return exitRunUsage
 	}
@@ -155,19 +140,14 @@ Flags:
 		fmt.Fprintf(stderr, "step-metrics run: no command: step-metrics run [flags] -- COMMAND [ARGS...]\n")
 		return exitRunUsage
 	}
-	if err := applyEnv(fs, runEnvAliases); err != nil {
+	// --log-level and --log-format are checked as they are set; what is
+	// wrong with the Pushgateway flags is metrics trouble, said when
+	// pushing: the command runs regardless.
+	if err := applyEnv(fs, runEnv); err != nil {
 		fmt.Fprintf(stderr, "step-metrics run: %v\n", err)
 		return exitRunUsage
 	}
-	if _, err := parseLevel(o.logLevel); err != nil {
-		fmt.Fprintf(stderr, "step-metrics run: %v\n", err)
-		return exitRunUsage
-	}
-	if o.logFormat != "text" && o.logFormat != "json" {
-		fmt.Fprintf(stderr, "step-metrics run: --log-format %q: want text or json\n", o.logFormat)
-		return exitRunUsage
-	}
-	log := newLogger(stderr, o.logLevel, o.logFormat)
+	log := o.logging.newLogger(stderr)
 	log.Debug("starting", "version", version, "command", argv[0])
 	return o.run(ctx, log, argv, stdin, stdout, stderr)
 }
@@ -185,7 +165,7 @@ func (o *runOptions) run(ctx context.Context, log *slog.Logger, argv []string, s
 		log.Error("cannot run the command", "command", argv[0], "err", res.startErr, "exit_code", res.code)
 	}
 
-	st := step.NewStep(o.stepInfo())
+	st := step.New(o.stepInfo())
 	st.Logger = log
 	// The wrapper's own series first: should the text outgrow what the
 	// exit handler reads, WriteFile keeps the series set first.
@@ -353,8 +333,8 @@ func addChildMetrics(log *slog.Logger, st *step.Step, path string) {
 
 // stepInfo is the step's identity: the flags (or their STEP_METRICS_
 // variables), else what Argo and the downward API put in the environment.
-func (o *runOptions) stepInfo() step.StepInfo {
-	info := step.StepInfoFromEnv(os.Getenv, os.ReadFile)
+func (o *runOptions) stepInfo() step.Info {
+	info := step.InfoFromEnv(os.Getenv, os.ReadFile)
 	for _, f := range []struct {
 		flag string
 		dst  *string
@@ -373,7 +353,7 @@ func (o *runOptions) stepInfo() step.StepInfo {
 func (o *runOptions) deliver(ctx context.Context, log *slog.Logger, st *step.Step, code int) bool {
 	ok := true
 	var where []any
-	if o.outputFile == "" && o.pushgateway == "" {
+	if o.outputFile == "" && !o.pushgateway.given() {
 		log.Warn("no --output-file and no --pushgateway: the command's metrics go nowhere")
 		return false
 	}
@@ -384,11 +364,11 @@ func (o *runOptions) deliver(ctx context.Context, log *slog.Logger, st *step.Ste
 			where = append(where, "output_file", o.outputFile)
 		}
 	}
-	if o.pushgateway != "" {
+	if o.pushgateway.given() {
 		if target, err := o.push(ctx, st); err != nil {
 			ok = false
 		} else {
-			where = append(where, "pushgateway", redactURL(o.pushgateway), "group", pushgateway.Group(target))
+			where = append(where, "pushgateway", o.pushgateway.redacted(), "group", pushgateway.Group(target))
 		}
 	}
 	if len(where) > 0 {
@@ -406,42 +386,37 @@ func (o *runOptions) push(ctx context.Context, st *step.Step) (pushgateway.Targe
 		log.Warn(msg, "err", err)
 		return pushgateway.Target{}, err
 	}
-	u, err := url.Parse(o.pushgateway)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fail("metrics not pushed", fmt.Errorf("--pushgateway %q: want an http:// or https:// URL", redactURL(o.pushgateway)))
-	}
-	if u.User != nil {
-		return fail("metrics not pushed", errors.New("--pushgateway: put no credentials in the URL; use --username with --password-file, or --bearer-token-file"))
+	if err := o.pushgateway.check(); err != nil {
+		return fail("metrics not pushed", err)
 	}
 	if o.timeout <= 0 || o.retries < 0 || o.retries > 20 {
 		return fail("metrics not pushed", fmt.Errorf("--timeout %v must be positive and --retries %d between 0 and 20", o.timeout, o.retries))
 	}
-	h := http.Header{}
-	for _, s := range o.headers {
-		name, value, err := httpclient.ParseHeader(s)
-		if err != nil {
-			return fail("metrics not pushed", fmt.Errorf("--header: %w", err))
-		}
-		h.Add(name, value)
+	if err := o.client.validate(); err != nil {
+		return fail("metrics not pushed", err)
 	}
-	client, err := httpclient.New(httpclient.Config{
-		CAFile: o.caFile, CertFile: o.certFile, KeyFile: o.keyFile, ServerName: o.serverName, InsecureSkipVerify: o.insecure,
-		BearerTokenFile: o.bearerTokenFile, Username: o.username, PasswordFile: o.passwordFile, Headers: h,
-	})
+	client, err := httpclient.New(o.client.config())
 	if err != nil {
 		return fail("cannot set up the Pushgateway client; metrics not pushed", err)
 	}
-	st.URL, st.Job, st.Client, st.Timeout = o.pushgateway, o.job, client, o.timeout
-	st.Retry = pushgateway.DefaultRetry
-	st.Retry.MaxAttempts = o.retries + 1
+	st.URL, st.Job = o.pushgateway.String(), o.job
 	target, err := st.Target()
+	if err != nil {
+		return fail("metrics not pushed", err)
+	}
+	fams, err := st.Gather()
 	if err != nil {
 		return fail("metrics not pushed", err)
 	}
 	// A forwarded SIGTERM cancels ctx; the push still gets its --timeout
 	// (Kubernetes' grace period is 30s by default).
-	if err := st.Push(context.WithoutCancel(ctx)); err != nil {
-		return pushgateway.Target{}, err // Push logged it
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.timeout)
+	defer cancel()
+	start := time.Now()
+	var out sink.Sink = pushgateway.New(o.pushgateway.String(), client, retryOf(o.retries))
+	if err := out.Write(pctx, target.Key(), fams); err != nil {
+		return fail("step metrics not pushed; the step goes on", withHint(err))
 	}
+	st.Logger.Debug("step metrics pushed", "group", pushgateway.Group(target), "series", seriesCount(fams), "took", time.Since(start).Round(time.Millisecond).String())
 	return target, nil
 }

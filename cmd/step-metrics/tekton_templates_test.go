@@ -569,17 +569,17 @@ func TestTektonTaskArgsParse(t *testing.T) {
 		}
 		t.Setenv(e.Name, render(e.Value, vars))
 	}
-	if err := applyEnv(fs, pushEnvAliases); err != nil {
+	if err := applyEnv(fs, pushEnv); err != nil {
 		t.Fatal(err)
 	}
 	if err := o.validate(); err != nil {
 		t.Fatalf("the Task's defaults do not validate: %v", err)
 	}
 	if o.pipelineRun != "ml-pipeline-run-x7k2p" || o.namespace != "ml" || o.taskRun != "ml-pipeline-run-x7k2p-step-metrics" ||
-		o.workflowUID != pipelineVars["context.pipelineRun.uid"] || o.status != "Completed" || o.pushgateway != "http://pushgateway.monitoring.svc:9091" {
+		o.workflowUID != pipelineVars["context.pipelineRun.uid"] || o.status != "Completed" || o.pushgateway.String() != "http://pushgateway.monitoring.svc:9091" {
 		t.Errorf("run identity not passed: %+v", o)
 	}
-	if o.strict || o.dryRun || o.caFile != "" || len(o.labels) != 0 {
+	if o.strict || o.dryRun || o.client.caFile != "" || len(o.labels) != 0 {
 		t.Errorf("defaults are not the CLI's: %+v", o)
 	}
 	var unset []string

@@ -120,7 +120,7 @@ func TestTemplateArgsParse(t *testing.T) {
 		}
 		t.Setenv(e.Name, render(e.Value))
 	}
-	if err := applyEnv(fs, pushEnvAliases); err != nil {
+	if err := applyEnv(fs, pushEnv); err != nil {
 		t.Fatal(err)
 	}
 	if err := o.validate(); err != nil {
@@ -129,8 +129,8 @@ func TestTemplateArgsParse(t *testing.T) {
 	if o.workflowName != vars["workflow.name"] || o.namespace != "ml" || o.workflowUID != vars["workflow.uid"] || o.status != "Failed" {
 		t.Errorf("exit-handler variables not passed: %+v", o)
 	}
-	if o.strict || o.dryRun || o.caFile != "" || len(o.labelsFromWorkflow) != 0 || len(o.labels) != 0 {
-		t.Errorf("defaults are not the CLI's: strict=%v ca=%q labels-from-workflow=%q labels=%q", o.strict, o.caFile, o.labelsFromWorkflow, o.labels)
+	if o.strict || o.dryRun || o.client.caFile != "" || len(o.labelsFromWorkflow) != 0 || len(o.labels) != 0 {
+		t.Errorf("defaults are not the CLI's: strict=%v ca=%q labels-from-workflow=%q labels=%q", o.strict, o.client.caFile, o.labelsFromWorkflow, o.labels)
 	}
 	// Every flag that matters in a cluster is reachable from a parameter.
 	for _, name := range []string{"pushgateway", "steps", "label-from-workflow", "job", "strict", "timeout", "ca-file", "cert-file", "key-file", "bearer-token-file", "username", "password-file"} {

@@ -22,7 +22,8 @@ import (
 	"time"
 )
 
-// Config configures the HTTP client used to reach the Pushgateway.
+// Config configures the HTTP client used to reach a server (the
+// Pushgateway, Argo Server).
 // Secrets are read from files, never passed as values, so they stay off
 // command lines and out of logs.
 type Config struct {
@@ -45,8 +46,8 @@ type Config struct {
 	MaxIdleConns int
 }
 
-// New returns an *http.Client for the Pushgateway: TLS as
-// configured, proxies from the environment (HTTPS_PROXY, NO_PROXY...) and
+// New returns an *http.Client for a server: TLS as configured (a CAFile
+// is added to the system pool, not put in its place), proxies from the environment (HTTPS_PROXY, NO_PROXY...) and
 // the auth headers. It reads the files once, now.
 func New(cfg Config) (*http.Client, error) {
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: cfg.ServerName, InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // opt-in, for tests

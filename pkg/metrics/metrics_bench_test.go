@@ -141,7 +141,7 @@ func BenchmarkWriteText(b *testing.B) {
 }
 
 // BenchmarkPipeline is what `step-metrics push` does after reading the
-// bytes: decode, FromArgo, Families and CustomFamilies (node mode), then
+// bytes: decode, FromWorkflow, Families and CustomFamilies (node mode), then
 // either the text exposition (--dry-run) or one push to an HTTP server on
 // loopback that reads the body and answers 200, as a Pushgateway does.
 func BenchmarkPipeline(b *testing.B) {

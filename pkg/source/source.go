@@ -2,16 +2,14 @@
 // file or stdin, from the Kubernetes API (in-cluster or kubeconfig, through
 // client-go's plain REST client: generated clientsets would add 14 MB to the
 // binary and refuse objects from newer versions), or from Argo Server's REST
-// API for installations
-// that offload node status to a database. It returns bytes; decoding is
-// package workflow's job, so every source goes through the same lenient
-// decoder.
+// API for installations that offload node status to a database, through
+// the client pkg/httpclient sets up. It returns bytes; decoding is the
+// engines' job (pkg/engine/argo, pkg/engine/tekton), so every source goes
+// through the same lenient decoder.
 package source
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -19,7 +17,8 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"time"
+
+	"github.com/step-metrics/step-metrics/pkg/httpclient"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -126,11 +125,13 @@ type ArgoServer struct {
 	URL string
 	// TokenFile holds a bearer token (an Argo Server or service account token).
 	TokenFile string
-	// CAFile is a PEM CA bundle for a private CA.
+	// CAFile is a PEM CA bundle for a private CA, trusted in addition to
+	// the system's.
 	CAFile string
 	// InsecureSkipVerify disables certificate checks.
 	InsecureSkipVerify bool
-	// Client overrides the HTTP client (tests).
+	// Client overrides the HTTP client (tests); nil means one from
+	// httpclient.New with CAFile and InsecureSkipVerify.
 	Client *http.Client
 }
 
@@ -158,19 +159,13 @@ func (a ArgoServer) GetWorkflow(ctx context.Context, namespace, name string) ([]
 	}
 	client := a.Client
 	if client == nil {
-		tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: a.InsecureSkipVerify} //nolint:gosec // opt-in
-		if a.CAFile != "" {
-			pem, err := os.ReadFile(a.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("read argo server CA file: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("argo server CA file %s holds no PEM certificate", a.CAFile)
-			}
-			tlsCfg.RootCAs = pool
+		// The one client set-up of step-metrics: the CA is added to the
+		// system pool, with dial, TLS handshake and response-header
+		// timeouts.
+		client, err = httpclient.New(httpclient.Config{CAFile: a.CAFile, InsecureSkipVerify: a.InsecureSkipVerify})
+		if err != nil {
+			return nil, fmt.Errorf("argo server client: %w", err)
 		}
-		client = &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, TLSClientConfig: tlsCfg, TLSHandshakeTimeout: 10 * time.Second}}
 	}
 	resp, err := client.Do(req)
 	if err != nil {

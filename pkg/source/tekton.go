@@ -17,17 +17,6 @@ import (
 // tektonGroupVersion is the Tekton API step-metrics reads.
 var tektonGroupVersion = schema.GroupVersion{Group: "tekton.dev", Version: "v1"}
 
-// GetPipelineRun returns the Tekton PipelineRun namespace/name and its
-// TaskRuns (those labelled tekton.dev/pipelineRun=name) as one JSON List,
-// the form workflow.DecodeTekton reads:
-//
-//	GET /apis/tekton.dev/v1/namespaces/{namespace}/pipelineruns/{name}
-//	GET /apis/tekton.dev/v1/namespaces/{namespace}/taskruns?labelSelector=tekton.dev/pipelineRun={name}
-//
-// Both are raw requests through a plain REST client: Tekton's clientset
-// (tektoncd/pipeline) is not a dependency, and raw bytes let the lenient
-// decoder read objects from any Tekton version. The service account needs
-// get on pipelineruns and list on taskruns in API group tekton.dev.
 // rawClient is a REST client for one API group version that returns objects
 // as raw bytes and decodes only metav1.Status (error answers). It stands in
 // for generated clientsets, which would add megabytes to the binary and
@@ -51,6 +40,17 @@ func (k Kubernetes) rawClient(gv schema.GroupVersion) (*rest.RESTClient, error) 
 	return rc, nil
 }
 
+// GetPipelineRun returns the Tekton PipelineRun namespace/name and its
+// TaskRuns (those labelled tekton.dev/pipelineRun=name) as one JSON List,
+// the form pkg/engine/tekton reads:
+//
+//	GET /apis/tekton.dev/v1/namespaces/{namespace}/pipelineruns/{name}
+//	GET /apis/tekton.dev/v1/namespaces/{namespace}/taskruns?labelSelector=tekton.dev/pipelineRun={name}
+//
+// Both are raw requests through a plain REST client: Tekton's clientset
+// (tektoncd/pipeline) is not a dependency, and raw bytes let the lenient
+// decoder read objects from any Tekton version. The service account needs
+// get on pipelineruns and list on taskruns in API group tekton.dev.
 func (k Kubernetes) GetPipelineRun(ctx context.Context, namespace, name string) ([]byte, error) {
 	rc, err := k.rawClient(tektonGroupVersion)
 	if err != nil {

@@ -1,3 +1,35 @@
+// Package step is the Go API for a pipeline step (an Argo or Tekton step
+// written in Go) that reports metrics about itself: training time,
+// accuracy, rows read. A Step wraps a *prometheus.Registry, so the step
+// may register its own client_golang collectors (counters, gauge vectors,
+// histograms) beside the convenience gauges Set, SetWithLabels and Time
+// keep, and delivers them all in one of two ways:
+//
+//   - WriteFile writes them to the file the step declares as its output
+//     parameter (Argo) or result (Tekton) named schema.OutputName; the exit
+//     handler pushes them, in the run's group, as
+//     schema.CustomPrefix + name with the run's and the step's labels. No
+//     network from the step.
+//   - Push sends them straight to a Pushgateway, in the step's own group
+//     (schema.StepKey: job, namespace, workflow_id, step), beside, never
+//     over, the run group the exit handler pushes; every series gets the
+//     step's labels workflow, node_id and pod, and its name gets
+//     schema.CustomPrefix, as the exit handler would give it.
+//
+// In a pod:
+//
+//	s := step.FromEnv()                 // identity and Pushgateway from the environment
+//	defer s.Push(context.Background())  // fail-safe: a failure is a logged warning
+//	defer s.Time("training_seconds")()  // monotonic wall time until return
+//	s.Set("accuracy", 0.93)             // pipeline_custom_accuracy
+//
+//	rows := prometheus.NewCounter(prometheus.CounterOpts{Name: "rows_read_total", Help: "Rows read."})
+//	s.Registry().MustRegister(rows)     // pushed as pipeline_custom_rows_read_total
+//
+// Everything is fail-safe: a metric the exit handler would drop is refused
+// with a logged warning and an error, a failed push or write is logged and
+// returned, and nothing panics or exits, so a metrics outage cannot fail
+// the step. FromEnv is the one place that reads the environment.
 package step
 
 import (
@@ -5,9 +37,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/step-metrics/step-metrics/pkg/httpclient"
-	"github.com/step-metrics/step-metrics/pkg/schema"
-	"github.com/step-metrics/step-metrics/pkg/sink/pushgateway"
 	"io"
 	"log/slog"
 	"math"
@@ -15,7 +44,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -25,26 +53,29 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/step-metrics/step-metrics/pkg/custom"
+	"github.com/step-metrics/step-metrics/pkg/httpclient"
+	"github.com/step-metrics/step-metrics/pkg/schema"
+	"github.com/step-metrics/step-metrics/pkg/sink/pushgateway"
 )
 
 // ServiceAccountNamespaceFile holds the pod's namespace when its service
-// account token is mounted: StepInfoFromEnv's fallback when no variable
-// names the namespace.
+// account token is mounted: InfoFromEnv's fallback when no variable names
+// the namespace.
 const ServiceAccountNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
-// StepInfo identifies the step a process runs in. Workflow, NodeID and Pod
-// become labels of every pushed series; Namespace, WorkflowUID and Step are
-// the group's grouping key, with the job.
-type StepInfo struct {
+// Info identifies the step a process runs in. Workflow, NodeID and Pod
+// become labels of every pushed series; Namespace, WorkflowUID and Step
+// are the step group's grouping key, with the job.
+type Info struct {
 	// Workflow is the workflow's name (label workflow).
 	Workflow string
-	// WorkflowUID is the workflow's UID, the run group's workflow_id; pushgateway.Push
+	// WorkflowUID is the workflow's UID, the group's workflow_id; Push
 	// falls back to Workflow when it is empty.
 	WorkflowUID string
 	// Namespace is the workflow's namespace.
 	Namespace string
-	// Step names the step (grouping label step); pushgateway.Push falls back to NodeID,
-	// then Pod, so two steps never share a group.
+	// Step names the step (grouping label step); Push falls back to
+	// NodeID, then Pod, so two steps never share a group.
 	Step string
 	// NodeID is the engine's node ID of the step (label node_id).
 	NodeID string
@@ -52,8 +83,8 @@ type StepInfo struct {
 	Pod string
 }
 
-// StepInfoFromEnv reads a step's identity from environment variables
-// (getenv, usually os.Getenv), first found wins:
+// InfoFromEnv reads a step's identity from environment variables (getenv,
+// usually os.Getenv), first found wins:
 //
 //	Workflow     STEP_METRICS_WORKFLOW, ARGO_WORKFLOW_NAME
 //	WorkflowUID  STEP_METRICS_WORKFLOW_UID, ARGO_WORKFLOW_UID
@@ -73,7 +104,7 @@ type StepInfo struct {
 //	  - {name: STEP_METRICS_WORKFLOW_UID, value: "{{workflow.uid}}"}
 //	  - {name: STEP_METRICS_NAMESPACE, value: "{{workflow.namespace}}"}
 //	  - {name: STEP_METRICS_STEP, value: train}
-func StepInfoFromEnv(getenv func(string) string, readFile func(string) ([]byte, error)) StepInfo {
+func InfoFromEnv(getenv func(string) string, readFile func(string) ([]byte, error)) Info {
 	first := func(names ...string) string {
 		for _, n := range names {
 			if v := strings.TrimSpace(getenv(n)); v != "" {
@@ -82,7 +113,7 @@ func StepInfoFromEnv(getenv func(string) string, readFile func(string) ([]byte, 
 		}
 		return ""
 	}
-	i := StepInfo{
+	i := Info{
 		Workflow:    first("STEP_METRICS_WORKFLOW", "ARGO_WORKFLOW_NAME"),
 		WorkflowUID: first("STEP_METRICS_WORKFLOW_UID", "ARGO_WORKFLOW_UID"),
 		Namespace:   first("STEP_METRICS_NAMESPACE", "POD_NAMESPACE"),
@@ -101,70 +132,51 @@ func StepInfoFromEnv(getenv func(string) string, readFile func(string) ([]byte, 
 	return i
 }
 
-// stepHelp is the HELP of a custom metric without one; the exit handler
-// uses the same text, so the Pushgateway sees one HELP per name.
-const stepHelp = "Custom metric published by a pipeline step (step-metrics output convention)."
-
-// reservedStepLabels are the labels a step may not set itself: its identity
-// (set by pushgateway.Push or the exit handler), step-metrics' own labels, and the
-// Pushgateway's.
-var reservedStepLabels = map[string]bool{
-	"job": true, "instance": true, "namespace": true, "workflow_id": true,
-	"workflow": true, "step": true, "node_id": true, "pod": true,
-	"engine": true, "pipeline": true, "template": true, "node": true, "attempt": true,
-	"result": true, "phase": true, "resource": true, "le": true, "quantile": true,
-}
-
-// IsReservedStepLabel reports whether a step may not set label name on its
-// own metrics.
-func IsReservedStepLabel(name string) bool { return reservedStepLabels[name] }
-
-// Step collects the metrics one pipeline step reports about itself
-// (training time, accuracy, throughput) and delivers them in one of two
-// ways:
+// Step collects the metrics one pipeline step reports about itself and
+// delivers them with Push or WriteFile (see the package documentation).
 //
-//   - WriteFile writes them for the exit handler: the step declares the file
-//     as an output parameter named custom.OutputName ("step-metrics"), and the
-//     exit handler pushes its lines as custom.Prefix+name with the run's and
-//     the step's labels, in the run's own group. No network from the step.
-//   - pushgateway.Push sends them straight to a Pushgateway, in the step's own group
-//     (job, namespace, workflow_id, step), beside, never over, the run group
-//     the exit handler pushes (job, namespace, workflow_id).
-//
-// Both are fail-safe: a failure is logged and returned, never a panic or an
-// exit, so a metrics outage cannot fail the step. StepFromEnv is the one
-// place in this package that reads the environment: the Go API runs inside
-// the user's program, whose environment (set by Argo and the pod's downward
-// API) is where a step learns who it is.
+// Its metrics are the convenience gauges (Set, SetWithLabels, Time) and
+// whatever the step registers in Registry. Both obey the exit handler's
+// rules (custom.Parse with custom.DefaultLimits and schema.ReservedLabels):
+// names [a-zA-Z_][a-zA-Z0-9_]*, given without schema.CustomPrefix (a
+// leading one is ignored), none of the reserved labels (the step's
+// identity, step-metrics' own labels, le and quantile), finite values, at
+// most custom.DefaultLimits.MaxSamples series. Set refuses a gauge that
+// breaks them at once; a registered collector's series that breaks them
+// is left out of Push and WriteFile with a logged warning.
 //
 // Its methods are safe for concurrent use; set the exported fields before
-// the first pushgateway.Push.
+// the first Push. The zero value is an empty Step with no identity.
 type Step struct {
 	// Info says who the step is.
-	Info StepInfo
-	// URL is the Pushgateway's base URL; pushgateway.Push without one logs and returns
+	Info Info
+	// URL is the Pushgateway's base URL; Push without one logs and returns
 	// an error.
 	URL string
 	// Job is the group's job label; empty means schema.DefaultJob.
 	Job string
-	// Client sends the push (see NewClient); nil means http.DefaultClient.
+	// Client sends the push (see httpclient.New); nil means
+	// http.DefaultClient.
 	Client *http.Client
-	// pushgateway.Retry bounds the attempts; the zero value means pushgateway.DefaultRetry.
+	// Retry bounds the attempts; the zero value means
+	// pushgateway.DefaultRetry.
 	Retry pushgateway.Retry
 	// Timeout bounds Push, retries included; zero means 10s.
 	Timeout time.Duration
 	// Logger receives the fail-safe warnings; nil means slog.Default().
 	Logger *slog.Logger
-	// File, when set, makes pushgateway.Push write the metrics there (see WriteFile)
-	// instead of pushing them. StepFromEnv sets it from STEP_METRICS_FILE,
+	// File, when set, makes Push write the metrics there (see WriteFile)
+	// instead of pushing them. FromEnv sets it from STEP_METRICS_FILE,
 	// which `step-metrics run` gives its command: the wrapper then merges
 	// them with its own and delivers them all, to its output file or to the
 	// step's group, which a push from the command would otherwise race.
 	File string
 
-	clientErr error // from StepFromEnv's client set-up, reported by pushgateway.Push
+	clientErr error // from FromEnv's client set-up, reported by Push
 
 	mu      sync.Mutex
+	reg     *prometheus.Registry // the user's collectors
+	own     *prometheus.Registry // the convenience gauges
 	seq     int
 	samples map[string]*entry
 	help    map[string]string
@@ -175,26 +187,54 @@ type entry struct {
 	seq int // when the series was first set: WriteFile keeps the earliest
 }
 
-// NewStep returns an empty Step for info.
-func NewStep(info StepInfo) *Step {
-	return &Step{Info: info, samples: map[string]*entry{}, help: map[string]string{}}
+// New returns an empty Step for info, with a fresh registry.
+func New(info Info) *Step {
+	return NewWithRegistry(info, nil)
 }
 
-// StepFromEnv returns a Step whose identity comes from StepInfoFromEnv,
-// whose File is STEP_METRICS_FILE (set under `step-metrics run`), and
-// whose Pushgateway settings come from the variables the CLI's flags read:
-// STEP_METRICS_PUSHGATEWAY (or PUSHGATEWAY_URL), STEP_METRICS_JOB,
-// STEP_METRICS_TIMEOUT, and the TLS and auth files STEP_METRICS_CA_FILE,
-// _CERT_FILE, _KEY_FILE, _TLS_SERVER_NAME, _BEARER_TOKEN_FILE, _USERNAME,
-// _PASSWORD_FILE, _HEADER (one "Name: value" per line). It never fails: a
-// bad setting is logged, and reported again by pushgateway.Push.
-func StepFromEnv() *Step {
-	s := NewStep(StepInfoFromEnv(os.Getenv, os.ReadFile))
-	env := func(name string) string { return strings.TrimSpace(os.Getenv("STEP_METRICS_" + name)) }
+// NewWithRegistry returns an empty Step for info whose Registry is reg, a
+// registry the program already has its metrics in (nil: a fresh one).
+func NewWithRegistry(info Info, reg *prometheus.Registry) *Step {
+	s := &Step{Info: info, reg: reg}
+	s.mu.Lock()
+	s.initLocked()
+	s.mu.Unlock()
+	return s
+}
+
+func (s *Step) initLocked() {
+	if s.reg == nil {
+		s.reg = prometheus.NewRegistry()
+	}
+	if s.own == nil {
+		s.own = prometheus.NewRegistry()
+		s.own.MustRegister(gauges{s})
+	}
+	if s.samples == nil {
+		s.samples, s.help = map[string]*entry{}, map[string]string{}
+	}
+}
+
+// FromEnv returns a Step whose identity comes from InfoFromEnv(os.Getenv,
+// os.ReadFile), whose File is STEP_METRICS_FILE (set under `step-metrics
+// run`), and whose Pushgateway settings come from the variables the CLI's
+// flags read: STEP_METRICS_PUSHGATEWAY (or PUSHGATEWAY_URL),
+// STEP_METRICS_JOB, STEP_METRICS_TIMEOUT, and the TLS and auth files
+// STEP_METRICS_CA_FILE, _CERT_FILE, _KEY_FILE, _TLS_SERVER_NAME,
+// _BEARER_TOKEN_FILE, _USERNAME, _PASSWORD_FILE, _HEADER (one "Name:
+// value" per line). It never fails: a bad setting is logged, and reported
+// again by Push.
+func FromEnv() *Step {
+	return fromEnv(os.Getenv, os.ReadFile)
+}
+
+func fromEnv(getenv func(string) string, readFile func(string) ([]byte, error)) *Step {
+	s := New(InfoFromEnv(getenv, readFile))
+	env := func(name string) string { return strings.TrimSpace(getenv("STEP_METRICS_" + name)) }
 	s.File = env("FILE")
 	s.URL = env("PUSHGATEWAY")
 	if s.URL == "" {
-		s.URL = strings.TrimSpace(os.Getenv("PUSHGATEWAY_URL"))
+		s.URL = strings.TrimSpace(getenv("PUSHGATEWAY_URL"))
 	}
 	s.Job = env("JOB")
 	if v := env("TIMEOUT"); v != "" {
@@ -213,7 +253,7 @@ func StepFromEnv() *Step {
 		BearerTokenFile: env("BEARER_TOKEN_FILE"), Username: env("USERNAME"), PasswordFile: env("PASSWORD_FILE"),
 		Headers: http.Header{},
 	}
-	for _, line := range strings.Split(os.Getenv("STEP_METRICS_HEADER"), "\n") {
+	for _, line := range strings.Split(getenv("STEP_METRICS_HEADER"), "\n") {
 		if strings.TrimSpace(line) == "" {
 			continue
 		}
@@ -240,18 +280,35 @@ func (s *Step) logger() *slog.Logger {
 	return slog.Default()
 }
 
-// Set sets the gauge name (without custom.Prefix, which is added when the
-// metrics are pushed) to value. A name the exit handler would drop (not
-// [a-zA-Z_][a-zA-Z0-9_]*, too long, "__" first), a value that is not
+// Registry returns the registry the step's own collectors go in: what is
+// registered there is pushed and written with the convenience gauges,
+// named and labelled the same way (see Gather and WriteFile). Register
+// collectors without the step's labels (workflow, node_id, pod: Push adds
+// them) and without schema.CustomPrefix (added too). On a nil Step it
+// returns a registry nobody reads.
+func (s *Step) Registry() *prometheus.Registry {
+	if s == nil {
+		return prometheus.NewRegistry()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.initLocked()
+	return s.reg
+}
+
+// Set sets the gauge name (without schema.CustomPrefix, which is added when
+// the metrics are pushed) to value. A name the exit handler would drop
+// (not [a-zA-Z_][a-zA-Z0-9_]*, too long, "__" first), a value that is not
 // finite, or a series beyond the exit handler's sample limit is refused:
 // Set logs a warning and returns the error; nothing panics.
 func (s *Step) Set(name string, value float64) error {
 	return s.SetWithLabels(name, nil, value)
 }
 
-// SetWithLabels is Set for one series of name with labels. Labels may not
-// be reserved ones (see IsReservedStepLabel): the step's identity is added
-// by Push, or by the exit handler.
+// SetWithLabels is Set for one series of name with labels; an empty value
+// is no label, as in Prometheus. Labels may not be reserved ones (see
+// schema.ReservedLabels): the step's identity is added by Push, or by the
+// exit handler.
 func (s *Step) SetWithLabels(name string, labels map[string]string, value float64) error {
 	if err := s.set(name, labels, value); err != nil {
 		s.logger().Warn("metric not recorded", "metric", name, "err", err)
@@ -264,65 +321,73 @@ func (s *Step) set(name string, labels map[string]string, value float64) error {
 	if s == nil {
 		return errors.New("nil Step")
 	}
-	if !validName(strings.TrimPrefix(name, custom.Prefix)) {
+	if !schema.ValidName(baseName(name)) {
 		return fmt.Errorf("metric name %q is not a valid Prometheus name ([a-zA-Z_][a-zA-Z0-9_]*)", name)
 	}
 	ls := make([]custom.Label, 0, len(labels))
 	for k, v := range labels {
-		if !validName(k) {
+		if !schema.ValidName(k) {
 			return fmt.Errorf("metric %q: label name %q is not a valid Prometheus name ([a-zA-Z_][a-zA-Z0-9_]*)", name, k)
 		}
-		if v != "" { // an empty label is no label, in Prometheus
+		if v != "" {
 			ls = append(ls, custom.Label{Name: k, Value: v})
 		}
 	}
 	sort.Slice(ls, func(i, j int) bool { return ls[i].Name < ls[j].Name })
-	// Check the series exactly as the exit handler will read it back.
-	var line bytes.Buffer
-	writeSample(&line, custom.Sample{Name: name, Labels: ls, Value: value})
-	got, warnings := custom.Parse(line.Bytes(), custom.DefaultLimits, IsReservedStepLabel)
-	if len(warnings) > 0 {
-		return errors.New(strings.Join(warnings, "; "))
+	smp, err := check(custom.Sample{Name: name, Labels: ls, Value: value})
+	if err != nil {
+		return err
 	}
-	if len(got) != 1 || !sameSeries(got[0], strings.TrimPrefix(name, custom.Prefix), ls) {
-		return fmt.Errorf("metric %q: not a valid metric name ([a-zA-Z_][a-zA-Z0-9_]*) or label set", name)
-	}
-	smp := got[0]
-	smp.Help = ""
 	key := seriesKey(smp)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.samples == nil {
-		s.samples, s.help = map[string]*entry{}, map[string]string{}
-	}
+	s.initLocked()
 	if e, ok := s.samples[key]; ok {
 		e.Value = smp.Value
 		return nil
 	}
-	if max := custom.DefaultLimits.MaxSamples; len(s.samples) >= max {
-		return fmt.Errorf("metric %q: the step already has %d series, the most the exit handler reads", name, max)
+	if limit := custom.DefaultLimits.MaxSamples; len(s.samples) >= limit {
+		return fmt.Errorf("metric %q: the step already has %d series, the most the exit handler reads", name, limit)
 	}
 	s.seq++
 	s.samples[key] = &entry{Sample: smp, seq: s.seq}
 	return nil
 }
 
-// Describe sets the HELP text of name (one line; pushed and written with
-// the metric). Without one, a generic text is used.
+// check returns smp as the exit handler reads it back (written with
+// custom.Write, read with custom.Parse), or why it would drop it: a name or
+// label that smuggles text format syntax in reads back as something else.
+func check(smp custom.Sample) (custom.Sample, error) {
+	smp.Help = ""
+	var b bytes.Buffer
+	if err := custom.Write(&b, []custom.Sample{smp}); err != nil {
+		return custom.Sample{}, err
+	}
+	got, warnings := custom.Parse(b.Bytes(), custom.DefaultLimits, schema.IsReservedLabel)
+	if len(warnings) > 0 {
+		return custom.Sample{}, errors.New(strings.Join(warnings, "; "))
+	}
+	if len(got) != 1 || !sameSeries(got[0], baseName(smp.Name), smp.Labels) {
+		return custom.Sample{}, fmt.Errorf("metric %q: not a valid metric name ([a-zA-Z_][a-zA-Z0-9_]*) or label set", smp.Name)
+	}
+	return got[0], nil
+}
+
+// Describe sets the HELP text of the convenience gauge name (one line;
+// pushed and written with the metric). Without one, schema.CustomHelp is
+// pushed. A registered collector's HELP is its own.
 func (s *Step) Describe(name, help string) {
 	help = strings.Join(strings.Fields(help), " ")
 	if len(help) > 300 {
 		help = strings.ToValidUTF8(help[:300], "")
 	}
-	name = strings.TrimPrefix(name, custom.Prefix)
+	name = baseName(name)
 	if s == nil {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.help == nil {
-		s.samples, s.help = map[string]*entry{}, map[string]string{}
-	}
+	s.initLocked()
 	s.help[name] = help
 }
 
@@ -330,7 +395,7 @@ func (s *Step) Describe(name, help string) {
 // to the elapsed seconds, measured on the monotonic clock (so never
 // negative, whatever the wall clock does):
 //
-//	defer step.Time("training_seconds")()
+//	defer s.Time("training_seconds")()
 //
 // Calling the returned function again sets the time up to then.
 func (s *Step) Time(name string) (stop func()) {
@@ -344,28 +409,27 @@ func (s *Step) Time(name string) (stop func()) {
 	}
 }
 
-// Samples returns the step's series, sorted by name and labels, without
-// custom.Prefix and without the automatic labels.
+// Samples returns the step's series as WriteFile writes them (without
+// schema.CustomPrefix and without the step's labels), sorted by name and
+// labels: the convenience gauges, then the registry's series (a histogram
+// or summary as its _sum and _count) that obey the exit handler's rules.
 func (s *Step) Samples() []custom.Sample {
 	if s == nil {
 		return nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]custom.Sample, 0, len(s.samples))
-	for _, e := range s.samples {
-		smp := e.Sample
-		smp.Help = s.help[smp.Name]
-		out = append(out, smp)
+	out, _ := s.fileSamples()
+	help := s.helpTexts(out)
+	for i := range out {
+		out[i].Help = help[out[i].Name]
 	}
 	sortSamples(out)
 	return out
 }
 
-// pushgateway.Target returns where pushgateway.Push sends the step's metrics: the group job,
-// namespace, workflow_id (the WorkflowUID, else the workflow's name) and
-// step (Step, else NodeID, else Pod). It fails without a workflow ID or a
-// step.
+// Target returns where Push sends the step's metrics: the group
+// schema.StepKey of the job, the namespace, the workflow ID (WorkflowUID,
+// else the workflow's name) and the step (Step, else NodeID, else Pod). It
+// fails without a workflow ID or a step.
 func (s *Step) Target() (pushgateway.Target, error) {
 	job := s.Job
 	if job == "" {
@@ -387,61 +451,244 @@ func (s *Step) Target() (pushgateway.Target, error) {
 	if step == "" {
 		return pushgateway.Target{}, errors.New("no step name: set STEP_METRICS_STEP")
 	}
-	return pushgateway.Target{URL: s.URL, Job: job, Grouping: []pushgateway.Label{
-		{Name: "namespace", Value: s.Info.Namespace},
-		{Name: "workflow_id", Value: id},
-		{Name: "step", Value: step},
-	}}, nil
+	return pushgateway.TargetOf(s.URL, schema.StepKey(job, s.Info.Namespace, id, step)), nil
 }
 
-// Gather returns the step's metrics as pushgateway.Push sends them: gauges named
-// custom.Prefix+name, with the labels workflow, node_id and pod (those
-// known) besides the series' own. It implements prometheus.Gatherer.
+// Gather returns the step's metrics as Push sends them: the convenience
+// gauges and the registry's metrics, each named schema.CustomPrefix+name,
+// with the labels workflow, node_id and pod (those known) besides its own,
+// and without timestamps (the Pushgateway refuses them). Histograms and
+// summaries stay whole. A series that breaks the exit handler's rules,
+// one beyond custom.DefaultLimits.MaxSamples, or one the registries could
+// not gather consistently is left out and reported in the error, with the
+// rest returned. It implements prometheus.Gatherer.
 func (s *Step) Gather() ([]*dto.MetricFamily, error) {
 	if s == nil {
 		return nil, nil
 	}
-	auto := []custom.Label{{Name: "node_id", Value: s.Info.NodeID}, {Name: "pod", Value: s.Info.Pod}, {Name: "workflow", Value: s.Info.Workflow}}
-	byName := map[string]*dto.MetricFamily{}
-	var names []string
-	for _, smp := range s.Samples() {
-		f := byName[smp.Name]
-		if f == nil {
-			help := smp.Help
-			if help == "" {
-				help = stepHelp
-			}
-			f = &dto.MetricFamily{Name: proto.String(custom.Prefix + smp.Name), Help: proto.String(help), Type: dto.MetricType_GAUGE.Enum()}
-			byName[smp.Name] = f
-			names = append(names, smp.Name)
-		}
-		m := &dto.Metric{Gauge: &dto.Gauge{Value: proto.Float64(smp.Value)}}
-		for _, l := range append(append([]custom.Label(nil), smp.Labels...), auto...) {
-			if l.Value != "" {
-				m.Label = append(m.Label, &dto.LabelPair{Name: proto.String(l.Name), Value: proto.String(l.Value)})
-			}
-		}
-		sort.Slice(m.Label, func(i, j int) bool { return m.Label[i].GetName() < m.Label[j].GetName() })
-		f.Metric = append(f.Metric, m)
-	}
-	sort.Strings(names)
-	out := make([]*dto.MetricFamily, 0, len(names))
-	for _, n := range names {
-		out = append(out, byName[n])
-	}
-	return out, nil
+	fams, problems := s.pushFamilies()
+	return fams, errors.Join(problems...)
 }
 
 var _ prometheus.Gatherer = (*Step)(nil)
 
-// pushgateway.Push replaces the step's group (see pushgateway.Target) with its metrics, in one
-// HTTP PUT under Timeout, retried as pushgateway.Retry says; with File set, it calls
+func (s *Step) registries() (own, user *prometheus.Registry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.initLocked()
+	return s.own, s.reg
+}
+
+// gather gathers the user's registry and, withOwn, the convenience
+// gauges; the problems are the metrics they could not give.
+func (s *Step) gather(withOwn bool) ([]*dto.MetricFamily, []error) {
+	own, user := s.registries()
+	g := prometheus.Gatherers{user}
+	if withOwn {
+		g = prometheus.Gatherers{own, user}
+	}
+	fams, err := g.Gather()
+	var problems []error
+	var multi prometheus.MultiError
+	if errors.As(err, &multi) {
+		problems = append(problems, multi...)
+	} else if err != nil {
+		problems = append(problems, err)
+	}
+	return fams, problems
+}
+
+func (s *Step) pushFamilies() ([]*dto.MetricFamily, []error) {
+	fams, problems := s.gather(true)
+	var auto []*dto.LabelPair
+	for _, l := range []custom.Label{{Name: schema.LabelNodeID, Value: s.Info.NodeID}, {Name: schema.LabelPod, Value: s.Info.Pod}, {Name: schema.LabelWorkflow, Value: s.Info.Workflow}} {
+		if l.Value != "" {
+			auto = append(auto, &dto.LabelPair{Name: proto.String(l.Name), Value: proto.String(l.Value)})
+		}
+	}
+	// Names with and without the prefix become one family.
+	byName := map[string]*dto.MetricFamily{}
+	seen := map[string]bool{}
+	var out []*dto.MetricFamily
+	total, over := 0, 0
+	for _, mf := range fams {
+		base := baseName(mf.GetName())
+		name := schema.CustomPrefix + base
+		f := byName[name]
+		if f != nil && f.GetType() != mf.GetType() {
+			problems = append(problems, fmt.Errorf("metric %s: %s and %s are both a %s and a %s; the second is not pushed", name, f.GetName(), mf.GetName(), f.GetType(), mf.GetType()))
+			continue
+		}
+		if f == nil {
+			help := mf.GetHelp()
+			if help == "" {
+				help = schema.CustomHelp
+			}
+			f = &dto.MetricFamily{Name: proto.String(name), Help: proto.String(help), Type: mf.Type, Unit: mf.Unit}
+			byName[name] = f
+			out = append(out, f)
+		}
+		for _, m := range mf.GetMetric() {
+			if err := checkMetric(base, mf.GetType(), m); err != nil {
+				problems = append(problems, err)
+				continue
+			}
+			key := name
+			for _, lp := range m.GetLabel() {
+				key += "\x00" + lp.GetName() + "\x00" + lp.GetValue()
+			}
+			if seen[key] {
+				problems = append(problems, fmt.Errorf("metric %s: series %v given twice; the first is pushed", name, m.GetLabel()))
+				continue
+			}
+			seen[key] = true
+			if total >= custom.DefaultLimits.MaxSamples {
+				over++
+				continue
+			}
+			total++
+			c := proto.Clone(m).(*dto.Metric)
+			c.TimestampMs = nil
+			c.Label = append(c.Label, auto...)
+			sort.Slice(c.Label, func(i, j int) bool { return c.Label[i].GetName() < c.Label[j].GetName() })
+			f.Metric = append(f.Metric, c)
+		}
+	}
+	kept := out[:0]
+	for _, f := range out {
+		if len(f.Metric) > 0 {
+			kept = append(kept, f)
+		}
+	}
+	out = kept
+	if over > 0 {
+		problems = append(problems, fmt.Errorf("%d series over the limit of %d per step are not pushed", over, custom.DefaultLimits.MaxSamples))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].GetName() < out[j].GetName() })
+	return out, problems
+}
+
+// checkMetric says why the exit handler would drop the series m of the
+// family base, or nil.
+func checkMetric(base string, t dto.MetricType, m *dto.Metric) error {
+	for _, smp := range flatten(base, t, m) {
+		if _, err := check(smp); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flatten returns the samples a series is written to the file as: its
+// value for a gauge, counter or untyped series; _sum and _count for a
+// histogram or a summary (its buckets and quantiles would need the
+// reserved labels le and quantile, which the exit handler drops).
+func flatten(base string, t dto.MetricType, m *dto.Metric) []custom.Sample {
+	var labels []custom.Label
+	for _, lp := range m.GetLabel() {
+		labels = append(labels, custom.Label{Name: lp.GetName(), Value: lp.GetValue()})
+	}
+	one := func(name string, v float64) custom.Sample {
+		return custom.Sample{Name: name, Labels: append([]custom.Label(nil), labels...), Value: v}
+	}
+	switch t {
+	case dto.MetricType_GAUGE:
+		return []custom.Sample{one(base, m.GetGauge().GetValue())}
+	case dto.MetricType_COUNTER:
+		return []custom.Sample{one(base, m.GetCounter().GetValue())}
+	case dto.MetricType_UNTYPED:
+		return []custom.Sample{one(base, m.GetUntyped().GetValue())}
+	case dto.MetricType_HISTOGRAM, dto.MetricType_GAUGE_HISTOGRAM:
+		h := m.GetHistogram()
+		count := float64(h.GetSampleCount())
+		if h.SampleCountFloat != nil {
+			count = h.GetSampleCountFloat()
+		}
+		return []custom.Sample{one(base+"_sum", h.GetSampleSum()), one(base+"_count", count)}
+	case dto.MetricType_SUMMARY:
+		sm := m.GetSummary()
+		return []custom.Sample{one(base+"_sum", sm.GetSampleSum()), one(base+"_count", float64(sm.GetSampleCount()))}
+	}
+	return []custom.Sample{one(base, math.NaN())} // refused by check
+}
+
+// fileSamples returns the step's samples for the file: the convenience
+// gauges in the order they were first set, then the registry's series,
+// flattened, sorted, each with its family's HELP. The problems are the
+// series left out.
+func (s *Step) fileSamples() ([]custom.Sample, []error) {
+	fams, problems := s.gather(false)
+	s.mu.Lock()
+	mine := make([]*entry, 0, len(s.samples))
+	for _, e := range s.samples {
+		mine = append(mine, e)
+	}
+	s.mu.Unlock()
+	sort.Slice(mine, func(i, j int) bool { return mine[i].seq < mine[j].seq })
+	out := make([]custom.Sample, 0, len(mine))
+	seen := map[string]bool{}
+	for _, e := range mine {
+		out = append(out, e.Sample)
+		seen[seriesKey(e.Sample)] = true
+	}
+	var theirs []custom.Sample
+	for _, mf := range fams {
+		base := baseName(mf.GetName())
+		for _, m := range mf.GetMetric() {
+			var ok []custom.Sample
+			var err error
+			for _, smp := range flatten(base, mf.GetType(), m) {
+				var got custom.Sample
+				if got, err = check(smp); err != nil {
+					break
+				}
+				got.Help = mf.GetHelp()
+				ok = append(ok, got)
+			}
+			if err != nil {
+				problems = append(problems, err)
+				continue
+			}
+			theirs = append(theirs, ok...)
+		}
+	}
+	sortSamples(theirs)
+	for _, smp := range theirs {
+		if k := seriesKey(smp); !seen[k] {
+			seen[k] = true
+			out = append(out, smp)
+		}
+	}
+	return out, problems
+}
+
+// helpTexts returns the HELP of each name of samples: Describe's, else the
+// first the samples carry.
+func (s *Step) helpTexts(samples []custom.Sample) map[string]string {
+	help := map[string]string{}
+	s.mu.Lock()
+	for k, v := range s.help {
+		help[k] = v
+	}
+	s.mu.Unlock()
+	for _, smp := range samples {
+		if _, ok := help[smp.Name]; !ok && smp.Help != "" {
+			help[smp.Name] = smp.Help
+		}
+	}
+	return help
+}
+
+// Push replaces the step's group (see Target) with its metrics (see
+// Gather), in one HTTP PUT under Timeout through
+// pushgateway.Push, retried as Retry says; with File set, it calls
 // WriteFile(File) instead. It is fail-safe: any failure (no URL, no
 // workflow ID, a client that could not be set up, the Pushgateway down or
 // refusing) is logged as a warning and returned, for callers that want
-// it; nothing panics or exits. Use it with defer:
+// it; nothing panics or exits. A series Gather leaves out is a warning,
+// not a failure: the rest are pushed. Use it with defer:
 //
-//	defer step.Push(context.Background())
+//	defer s.Push(context.Background())
 func (s *Step) Push(ctx context.Context) error {
 	if s == nil {
 		return errors.New("nil Step")
@@ -478,32 +725,47 @@ func (s *Step) push(ctx context.Context) error {
 	if retry.MaxAttempts == 0 {
 		retry = pushgateway.DefaultRetry
 	}
+	fams, problems := s.pushFamilies()
+	for _, p := range problems {
+		s.logger().Warn("step metric not pushed", "err", p)
+	}
+	g := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return fams, nil })
 	start := time.Now()
 	if s.Client != nil {
-		err = pushgateway.Push(ctx, t, s, s.Client, retry)
+		err = pushgateway.Push(ctx, t, g, s.Client, retry)
 	} else {
-		err = pushgateway.Push(ctx, t, s, nil, retry) // a nil *http.Client would be a non-nil HTTPDoer
+		err = pushgateway.Push(ctx, t, g, nil, retry) // a nil *http.Client would be a non-nil HTTPDoer
 	}
 	if err != nil {
 		return err
 	}
-	s.logger().Debug("step metrics pushed", "group", pushgateway.Group(t), "series", len(s.Samples()), "took", time.Since(start).Round(time.Millisecond).String())
+	series := 0
+	for _, f := range fams {
+		series += len(f.GetMetric())
+	}
+	s.logger().Debug("step metrics pushed", "group", pushgateway.Group(t), "series", series, "took", time.Since(start).Round(time.Millisecond).String())
 	return nil
 }
 
-// WriteFile writes the step's metrics to path for the exit handler, in the
-// Prometheus text format, without custom.Prefix and without the automatic
-// labels (the exit handler adds both): `training_seconds 812.5`.
+// WriteFile writes the step's metrics to path for the exit handler, with
+// custom.Write (the Prometheus text format, escaped as expfmt escapes it),
+// without schema.CustomPrefix and without the step's labels (the exit
+// handler adds both): `training_seconds 812.5`. A registered histogram or
+// summary is written as its _sum and _count: the exit handler reads plain
+// values only (buckets and quantiles would need the reserved labels le and
+// quantile); Push sends it whole.
 //
 // It merges: what path already holds (the text format or a JSON object,
 // read as the exit handler reads it, say lines a wrapped command appended)
-// is kept, except the series the Step sets, whose values replace it. The
+// is kept, except the series the Step has, whose values replace it. The
 // result is written to a temporary file in path's directory and renamed
 // over path, so a reader never sees half a file and writing twice never
 // duplicates a line. It is not safe against another process writing path
 // at the same moment. Should the text exceed what the exit handler reads
-// (custom.DefaultLimits.MaxBytes), the series already in the file go
-// first, then the Step's latest; a warning says so.
+// (custom.DefaultLimits.MaxSamples series, MaxBytes bytes), the
+// convenience gauges go first, in the order they were first set, then the
+// registry's series, then the file's others; what does not fit is left out
+// with a warning.
 //
 // Failures are logged as warnings and returned; nothing panics.
 func (s *Step) WriteFile(path string) error {
@@ -521,58 +783,62 @@ func (s *Step) writeFile(path string) error {
 	if path == "" {
 		return errors.New("no file name")
 	}
-	s.mu.Lock()
-	mine := make([]*entry, 0, len(s.samples))
-	for _, e := range s.samples {
-		mine = append(mine, e)
+	keep, problems := s.fileSamples()
+	for _, p := range problems {
+		s.logger().Warn("step metric not written", "file", path, "err", p)
 	}
-	help := make(map[string]string, len(s.help))
-	for k, v := range s.help {
-		help[k] = v
-	}
-	s.mu.Unlock()
-	sort.Slice(mine, func(i, j int) bool { return mine[i].seq < mine[j].seq })
-
-	// Keep order: the Step's series by when they were first set, then the
-	// file's others.
-	keep := make([]custom.Sample, 0, len(mine))
 	seen := map[string]bool{}
-	for _, e := range mine {
-		keep = append(keep, e.Sample)
-		seen[seriesKey(e.Sample)] = true
+	for _, smp := range keep {
+		seen[seriesKey(smp)] = true
 	}
 	old, err := readExisting(path)
 	if err != nil {
 		return err
 	}
 	if len(old) > 0 {
-		got, warnings := custom.Parse(old, custom.DefaultLimits, IsReservedStepLabel)
+		got, warnings := custom.Parse(old, custom.DefaultLimits, schema.IsReservedLabel)
 		for _, w := range warnings {
 			s.logger().Warn("existing metrics file: "+w, "file", path)
 		}
 		for _, smp := range got {
-			if _, ok := help[smp.Name]; !ok && smp.Help != "" {
-				help[smp.Name] = smp.Help
-			}
-			smp.Help = ""
 			if !seen[seriesKey(smp)] {
 				keep = append(keep, smp)
 				seen[seriesKey(smp)] = true
 			}
 		}
 	}
-	if max := custom.DefaultLimits.MaxSamples; len(keep) > max {
-		s.logger().Warn(fmt.Sprintf("%d series exceed the exit handler's limit of %d; the last are not written", len(keep), max), "file", path)
-		keep = keep[:max]
+	help := s.helpTexts(keep)
+	for i := range keep {
+		keep[i].Help = help[keep[i].Name]
 	}
-	if n, max := len(keep), custom.DefaultLimits.MaxBytes; n > 0 {
-		keep = fitBytes(keep, help, max)
-		if len(keep) < n {
-			s.logger().Warn(fmt.Sprintf("the metrics text would exceed the exit handler's limit of %d bytes; %d series are not written", max, n-len(keep)), "file", path)
+	if limit := custom.DefaultLimits.MaxSamples; len(keep) > limit {
+		s.logger().Warn(fmt.Sprintf("%d series exceed the exit handler's limit of %d; the last are not written", len(keep), limit), "file", path)
+		keep = keep[:limit]
+	}
+	text, err := render(keep)
+	if err != nil {
+		return err
+	}
+	if limit := custom.DefaultLimits.MaxBytes; len(text) > limit {
+		n := len(keep)
+		// The longest prefix of keep whose text fits.
+		fit := sort.Search(n+1, func(i int) bool {
+			b, _ := render(keep[:i])
+			return len(b) > limit
+		}) - 1
+		keep = keep[:fit]
+		s.logger().Warn(fmt.Sprintf("the metrics text would exceed the exit handler's limit of %d bytes; %d series are not written", limit, n-fit), "file", path)
+		if text, err = render(keep); err != nil {
+			return err
 		}
 	}
-	text := render(keep, help)
 	return writeAtomic(path, text)
+}
+
+func render(samples []custom.Sample) ([]byte, error) {
+	var b bytes.Buffer
+	err := custom.Write(&b, samples)
+	return b.Bytes(), err
 }
 
 // readExisting returns path's content, at most one byte over what the
@@ -625,97 +891,40 @@ func writeAtomic(path string, data []byte) error {
 	return nil
 }
 
-// fitBytes returns the longest prefix of samples whose text (see render)
-// takes at most max bytes.
-func fitBytes(samples []custom.Sample, help map[string]string, max int) []custom.Sample {
-	size := 0
-	named := map[string]bool{}
-	var line bytes.Buffer
-	for i, smp := range samples {
-		line.Reset()
-		writeSample(&line, smp)
-		n := line.Len()
-		if h := help[smp.Name]; h != "" && !named[smp.Name] {
-			n += len("# HELP ") + len(smp.Name) + len(" ") + len(h) + len("\n")
+// gauges is the collector of a Step's convenience gauges. It describes
+// nothing (an unchecked collector): its names and labels change as the
+// step sets them.
+type gauges struct{ s *Step }
+
+func (gauges) Describe(chan<- *prometheus.Desc) {}
+
+func (g gauges) Collect(ch chan<- prometheus.Metric) {
+	g.s.mu.Lock()
+	defer g.s.mu.Unlock()
+	for _, e := range g.s.samples {
+		names := make([]string, len(e.Labels))
+		values := make([]string, len(e.Labels))
+		for i, l := range e.Labels {
+			names[i], values[i] = l.Name, l.Value
 		}
-		if size+n > max {
-			return samples[:i]
+		desc := prometheus.NewDesc(e.Name, g.s.help[e.Name], names, nil)
+		m, err := prometheus.NewConstMetric(desc, prometheus.GaugeValue, e.Value, values...)
+		if err != nil {
+			m = prometheus.NewInvalidMetric(desc, err)
 		}
-		size += n
-		named[smp.Name] = true
+		ch <- m
 	}
-	return samples
 }
 
-// render writes samples in the text format, sorted, each name's HELP first.
-func render(samples []custom.Sample, help map[string]string) []byte {
-	sorted := append([]custom.Sample(nil), samples...)
-	sortSamples(sorted)
-	var b bytes.Buffer
-	last := ""
-	for _, smp := range sorted {
-		if smp.Name != last {
-			if h := help[smp.Name]; h != "" {
-				fmt.Fprintf(&b, "# HELP %s %s\n", smp.Name, h)
-			}
-			last = smp.Name
-		}
-		writeSample(&b, smp)
+// baseName is name without schema.CustomPrefix, however often it is there.
+func baseName(name string) string {
+	for strings.HasPrefix(name, schema.CustomPrefix) {
+		name = name[len(schema.CustomPrefix):]
 	}
-	return b.Bytes()
+	return name
 }
 
-func writeSample(b *bytes.Buffer, smp custom.Sample) {
-	b.WriteString(smp.Name)
-	if len(smp.Labels) > 0 {
-		b.WriteByte('{')
-		for i, l := range smp.Labels {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(l.Name)
-			b.WriteString(`="`)
-			b.WriteString(labelEscaper.Replace(l.Value))
-			b.WriteByte('"')
-		}
-		b.WriteByte('}')
-	}
-	b.WriteByte(' ')
-	b.WriteString(formatValue(smp.Value))
-	b.WriteByte('\n')
-}
-
-var labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
-
-func formatValue(v float64) string {
-	switch {
-	case math.IsInf(v, 1):
-		return "+Inf"
-	case math.IsInf(v, -1):
-		return "-Inf"
-	case math.IsNaN(v):
-		return "NaN"
-	}
-	return strconv.FormatFloat(v, 'g', -1, 64)
-}
-
-// validName: [a-zA-Z_][a-zA-Z0-9_]*, the names the exit handler reads
-// (no colons: they are for recording rules).
-func validName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (i > 0 && c >= '0' && c <= '9')) {
-			return false
-		}
-	}
-	return true
-}
-
-// sameSeries reports whether smp is the series name{ls}: a name or label
-// that smuggles text format syntax in reads back as something else.
+// sameSeries reports whether smp is the series name{ls}.
 func sameSeries(smp custom.Sample, name string, ls []custom.Label) bool {
 	if smp.Name != name || len(smp.Labels) != len(ls) {
 		return false
@@ -741,7 +950,7 @@ func seriesKey(smp custom.Sample) string {
 }
 
 func sortSamples(s []custom.Sample) {
-	sort.Slice(s, func(i, j int) bool {
+	sort.SliceStable(s, func(i, j int) bool {
 		if s[i].Name != s[j].Name {
 			return s[i].Name < s[j].Name
 		}

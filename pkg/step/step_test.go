@@ -34,7 +34,7 @@ func envOf(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
-func TestStepInfoFromEnv(t *testing.T) {
+func TestInfoFromEnv(t *testing.T) {
 	nsFile := func(ns string) func(string) ([]byte, error) {
 		return func(p string) ([]byte, error) {
 			if p != ServiceAccountNamespaceFile {
@@ -50,50 +50,50 @@ func TestStepInfoFromEnv(t *testing.T) {
 		name string
 		env  map[string]string
 		ns   string
-		want StepInfo
+		want Info
 	}{
-		{"nothing", nil, "", StepInfo{}},
+		{"nothing", nil, "", Info{}},
 		{"argo main container: node id only, namespace from the service account", map[string]string{
 			"ARGO_NODE_ID": "train-x7k2p-1234", "ARGO_CONTAINER_NAME": "main",
-		}, "ml", StepInfo{NodeID: "train-x7k2p-1234", Namespace: "ml"}},
+		}, "ml", Info{NodeID: "train-x7k2p-1234", Namespace: "ml"}},
 		{"argo executor variables", map[string]string{
 			"ARGO_WORKFLOW_NAME": "train-x7k2p", "ARGO_WORKFLOW_UID": "uid-1", "ARGO_NODE_ID": "n1", "ARGO_POD_NAME": "train-x7k2p-train-1234",
 			"POD_NAMESPACE": "ml",
-		}, "other", StepInfo{Workflow: "train-x7k2p", WorkflowUID: "uid-1", Namespace: "ml", NodeID: "n1", Pod: "train-x7k2p-train-1234"}},
+		}, "other", Info{Workflow: "train-x7k2p", WorkflowUID: "uid-1", Namespace: "ml", NodeID: "n1", Pod: "train-x7k2p-train-1234"}},
 		{"STEP_METRICS_ variables win", map[string]string{
 			"ARGO_WORKFLOW_NAME": "a", "STEP_METRICS_WORKFLOW": "b",
 			"ARGO_WORKFLOW_UID": "u1", "STEP_METRICS_WORKFLOW_UID": " u2 ",
 			"POD_NAMESPACE": "ns1", "STEP_METRICS_NAMESPACE": "ns2",
 			"ARGO_NODE_ID": "n1", "STEP_METRICS_NODE_ID": "n2",
 			"POD_NAME": "p1", "STEP_METRICS_POD": "p2", "STEP_METRICS_STEP": "train",
-		}, "", StepInfo{Workflow: "b", WorkflowUID: "u2", Namespace: "ns2", Step: "train", NodeID: "n2", Pod: "p2"}},
-		{"hostname is the pod name inside Kubernetes only", map[string]string{"HOSTNAME": "laptop"}, "", StepInfo{}},
-		{"hostname inside Kubernetes", map[string]string{"HOSTNAME": "train-pod", "KUBERNETES_SERVICE_HOST": "10.96.0.1"}, "", StepInfo{Pod: "train-pod"}},
-		{"downward API pod name beats hostname", map[string]string{"HOSTNAME": "h", "POD_NAME": "p", "KUBERNETES_SERVICE_HOST": "10.96.0.1"}, "", StepInfo{Pod: "p"}},
+		}, "", Info{Workflow: "b", WorkflowUID: "u2", Namespace: "ns2", Step: "train", NodeID: "n2", Pod: "p2"}},
+		{"hostname is the pod name inside Kubernetes only", map[string]string{"HOSTNAME": "laptop"}, "", Info{}},
+		{"hostname inside Kubernetes", map[string]string{"HOSTNAME": "train-pod", "KUBERNETES_SERVICE_HOST": "10.96.0.1"}, "", Info{Pod: "train-pod"}},
+		{"downward API pod name beats hostname", map[string]string{"HOSTNAME": "h", "POD_NAME": "p", "KUBERNETES_SERVICE_HOST": "10.96.0.1"}, "", Info{Pod: "p"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got := StepInfoFromEnv(envOf(c.env), nsFile(c.ns))
+			got := InfoFromEnv(envOf(c.env), nsFile(c.ns))
 			if got != c.want {
 				t.Errorf("got  %+v\nwant %+v", got, c.want)
 			}
 		})
 	}
 	// No readFile: no namespace from the file.
-	if got := StepInfoFromEnv(envOf(nil), nil); got.Namespace != "" {
+	if got := InfoFromEnv(envOf(nil), nil); got.Namespace != "" {
 		t.Errorf("namespace %q without readFile", got.Namespace)
 	}
 }
 
-func quietStep(info StepInfo) (*Step, *bytes.Buffer) {
+func quietStep(info Info) (*Step, *bytes.Buffer) {
 	var logs bytes.Buffer
-	s := NewStep(info)
+	s := New(info)
 	s.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	return s, &logs
 }
 
 func TestStepSetRefusesWhatTheExitHandlerWouldDrop(t *testing.T) {
-	s, logs := quietStep(StepInfo{})
+	s, logs := quietStep(Info{})
 	good := []struct {
 		name   string
 		labels map[string]string
@@ -163,7 +163,7 @@ func TestStepSetRefusesWhatTheExitHandlerWouldDrop(t *testing.T) {
 }
 
 func TestStepSetLimitAndReplace(t *testing.T) {
-	s, _ := quietStep(StepInfo{})
+	s, _ := quietStep(Info{})
 	for i := 0; i < custom.DefaultLimits.MaxSamples; i++ {
 		if err := s.Set(fmt.Sprintf("m%d", i), float64(i)); err != nil {
 			t.Fatal(err)
@@ -183,7 +183,7 @@ func TestStepSetLimitAndReplace(t *testing.T) {
 }
 
 func TestStepConcurrentSets(t *testing.T) {
-	s, _ := quietStep(StepInfo{})
+	s, _ := quietStep(Info{})
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
 		wg.Add(1)
@@ -203,7 +203,7 @@ func TestStepConcurrentSets(t *testing.T) {
 }
 
 func TestStepTime(t *testing.T) {
-	s, _ := quietStep(StepInfo{})
+	s, _ := quietStep(Info{})
 	stop := s.Time("training_seconds")
 	time.Sleep(30 * time.Millisecond)
 	stop()
@@ -226,7 +226,7 @@ func labelsOf(m *dto.Metric) map[string]string {
 
 func TestStepPush(t *testing.T) {
 	srv, gw := fakegw.New(t, nil)
-	s, logs := quietStep(StepInfo{Workflow: "train-x7k2p", WorkflowUID: "uid-1", Namespace: "ml", Step: "train", NodeID: "train-x7k2p-1234", Pod: "train-x7k2p-train-1234"})
+	s, logs := quietStep(Info{Workflow: "train-x7k2p", WorkflowUID: "uid-1", Namespace: "ml", Step: "train", NodeID: "train-x7k2p-1234", Pod: "train-x7k2p-train-1234"})
 	s.URL = srv.URL
 	_ = s.Set("training_seconds", 812.5)
 	s.Describe("training_seconds", "Time in fit().")
@@ -259,7 +259,7 @@ func TestStepPush(t *testing.T) {
 		t.Errorf("labels %v, want %v (grouping labels come from the path)", got, wantLabels)
 	}
 	acc := fams["pipeline_custom_accuracy"]
-	if acc.GetHelp() != stepHelp || labelsOf(acc.GetMetric()[0])["split"] != "test" || acc.GetMetric()[0].GetGauge().GetValue() != 0.93 {
+	if acc.GetHelp() != schema.CustomHelp || labelsOf(acc.GetMetric()[0])["split"] != "test" || acc.GetMetric()[0].GetGauge().GetValue() != 0.93 {
 		t.Errorf("accuracy family: %v", acc)
 	}
 }
@@ -268,17 +268,16 @@ func TestStepPush(t *testing.T) {
 // same one pushed by the exit handler have one HELP, so the Pushgateway
 // never sees two.
 func TestStepHelpIsTheExitHandlers(t *testing.T) {
-	run := &pipeline.Run{Engine: "argo", Name: "w", Steps: []pipeline.Step{{ID: "n", Name: "s", Attempt: -1, Outputs: map[string]string{custom.OutputName: "x 1\n"}}}}
+	run := &pipeline.Run{Engine: "argo", Name: "w", Steps: []pipeline.Step{{ID: "n", Name: "s", Attempt: -1, Outputs: map[string]string{schema.OutputName: "x 1\n"}}}}
 	fams, _ := metrics.CustomFamilies(run, metrics.Options{}, custom.DefaultLimits)
-	if len(fams) != 1 || fams[0].GetHelp() != stepHelp {
-		t.Errorf("exit handler's HELP %q, the Step's %q", fams[0].GetHelp(), stepHelp)
+	if len(fams) != 1 || fams[0].GetHelp() != schema.CustomHelp {
+		t.Errorf("exit handler's HELP %q, the Step's %q", fams[0].GetHelp(), schema.CustomHelp)
 	}
 }
 
-
 func TestStepPushFailSafe(t *testing.T) {
 	refused := fmt.Sprintf("http://127.0.0.1:%d", testenv.FreePort(t))
-	full := StepInfo{Workflow: "w", WorkflowUID: "u", Namespace: "ml", Step: "train"}
+	full := Info{Workflow: "w", WorkflowUID: "u", Namespace: "ml", Step: "train"}
 	cases := []struct {
 		name  string
 		setup func(s *Step)
@@ -315,7 +314,7 @@ func TestStepPushFailSafe(t *testing.T) {
 }
 
 func TestStepTargetFallbacks(t *testing.T) {
-	s := NewStep(StepInfo{Workflow: "w", NodeID: "w-123", Pod: "w-train-123"})
+	s := New(Info{Workflow: "w", NodeID: "w-123", Pod: "w-train-123"})
 	tg, err := s.Target()
 	if err != nil {
 		t.Fatal(err)
@@ -334,7 +333,7 @@ func TestStepTargetFallbacks(t *testing.T) {
 func TestStepPushUnderWrapperWritesTheFile(t *testing.T) {
 	srv, gw := fakegw.New(t, nil)
 	path := filepath.Join(t.TempDir(), "metrics.prom")
-	s, _ := quietStep(StepInfo{Workflow: "w", Step: "s"})
+	s, _ := quietStep(Info{Workflow: "w", Step: "s"})
 	s.URL, s.File = srv.URL, path
 	_ = s.Set("accuracy", 0.93)
 	if err := s.Push(context.Background()); err != nil {
@@ -343,7 +342,7 @@ func TestStepPushUnderWrapperWritesTheFile(t *testing.T) {
 	if n := len(gw.Requests()); n != 0 {
 		t.Errorf("%d requests under the wrapper", n)
 	}
-	if b, _ := os.ReadFile(path); string(b) != "accuracy 0.93\n" {
+	if b, _ := os.ReadFile(path); string(b) != "# TYPE accuracy gauge\naccuracy 0.93\n" {
 		t.Errorf("file %q", b)
 	}
 }
@@ -351,16 +350,17 @@ func TestStepPushUnderWrapperWritesTheFile(t *testing.T) {
 func TestStepWriteFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "step-metrics.prom")
-	s, logs := quietStep(StepInfo{Workflow: "w", WorkflowUID: "u", Step: "train", NodeID: "n", Pod: "p"})
+	s, logs := quietStep(Info{Workflow: "w", WorkflowUID: "u", Step: "train", NodeID: "n", Pod: "p"})
 	_ = s.Set("training_seconds", 812.5)
 	s.Describe("training_seconds", "Time in\nfit().")
 	_ = s.SetWithLabels("accuracy", map[string]string{"split": "test"}, 0.93)
 
-	// Fresh file: no prefix, no automatic labels, sorted, HELP kept.
+	// Fresh file: no prefix, no automatic labels, sorted, HELP kept, in
+	// expfmt's text format (a # TYPE per family).
 	if err := s.WriteFile(path); err != nil {
 		t.Fatal(err)
 	}
-	want := "accuracy{split=\"test\"} 0.93\n# HELP training_seconds Time in fit().\ntraining_seconds 812.5\n"
+	want := "# TYPE accuracy gauge\naccuracy{split=\"test\"} 0.93\n# HELP training_seconds Time in fit().\n# TYPE training_seconds gauge\ntraining_seconds 812.5\n"
 	if b, _ := os.ReadFile(path); string(b) != want {
 		t.Errorf("file:\n%s\nwant:\n%s", b, want)
 	}
@@ -377,13 +377,15 @@ func TestStepWriteFile(t *testing.T) {
 	if err := s.WriteFile(path); err != nil {
 		t.Fatal(err)
 	}
-	want = "accuracy{split=\"test\"} 0.93\nrows_read 1e+06\n# HELP training_seconds Time in fit().\ntraining_seconds 813\n"
+	want = "# TYPE accuracy gauge\naccuracy{split=\"test\"} 0.93\n# TYPE rows_read gauge\nrows_read 1e+06\n# HELP training_seconds Time in fit().\n# TYPE training_seconds gauge\ntraining_seconds 813\n"
 	if b, _ := os.ReadFile(path); string(b) != want {
 		t.Errorf("merged:\n%s\nwant:\n%s", b, want)
 	}
 	// A JSON object there is read too (as the exit handler would), and
 	// what it would drop is dropped here, with a warning.
-	os.WriteFile(path, []byte(`{"loss": 0.12, "run": "abc"}`), 0o644)
+	if err := os.WriteFile(path, []byte(`{"loss": 0.12, "run": "abc"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.WriteFile(path); err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +428,7 @@ func TestStepWriteFile(t *testing.T) {
 // pushes with the prefix and the run's and step's labels.
 func TestStepWriteFileRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "out")
-	s, _ := quietStep(StepInfo{})
+	s, _ := quietStep(Info{})
 	_ = s.Set("training_seconds", 812.5)
 	_ = s.SetWithLabels("accuracy", map[string]string{"split": "test"}, 0.93)
 	if err := s.WriteFile(path); err != nil {
@@ -434,7 +436,7 @@ func TestStepWriteFileRoundTrip(t *testing.T) {
 	}
 	b, _ := os.ReadFile(path)
 	run := &pipeline.Run{Engine: "argo", Name: "train-x7k2p", Pipeline: "train", Steps: []pipeline.Step{
-		{ID: "train-x7k2p-1", Name: "train", Template: "train", Attempt: -1, Outputs: map[string]string{custom.OutputName: string(b)}},
+		{ID: "train-x7k2p-1", Name: "train", Template: "train", Attempt: -1, Outputs: map[string]string{schema.OutputName: string(b)}},
 	}}
 	fams, warnings := metrics.CustomFamilies(run, metrics.Options{}, custom.DefaultLimits)
 	if len(warnings) > 0 {
@@ -458,7 +460,7 @@ func TestStepWriteFileRoundTrip(t *testing.T) {
 // is cut, the series set first kept.
 func TestStepWriteFileSizeLimit(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "out")
-	s, logs := quietStep(StepInfo{})
+	s, logs := quietStep(Info{})
 	_ = s.Set("first", 1)
 	long := strings.Repeat("v", custom.DefaultLimits.MaxValueLen)
 	for i := 0; i < 499; i++ {
@@ -506,7 +508,7 @@ func TestStepsInARealPushgateway(t *testing.T) {
 		t.Fatal(err)
 	}
 	step := func(name string) *Step {
-		s, _ := quietStep(StepInfo{Workflow: "train-x7k2p", WorkflowUID: "uid-1", Namespace: "ml", Step: name, NodeID: "node-" + name, Pod: "pod-" + name})
+		s, _ := quietStep(Info{Workflow: "train-x7k2p", WorkflowUID: "uid-1", Namespace: "ml", Step: name, NodeID: "node-" + name, Pod: "pod-" + name})
 		s.URL = pg.URL
 		return s
 	}
@@ -578,7 +580,7 @@ func TestStepFromEnv(t *testing.T) {
 	} {
 		t.Setenv(k, v)
 	}
-	s := StepFromEnv()
+	s := FromEnv()
 	if s.Info.WorkflowUID != "uid-1" || s.Info.Step != "train" || s.Info.NodeID != "n1" || s.Info.Namespace != "ml" {
 		t.Errorf("info %+v", s.Info)
 	}
@@ -588,13 +590,13 @@ func TestStepFromEnv(t *testing.T) {
 	// Under the wrapper, pushgateway.Push writes the wrapper's file.
 	file := filepath.Join(t.TempDir(), "m")
 	t.Setenv("STEP_METRICS_FILE", file)
-	if s := StepFromEnv(); s.File != file {
+	if s := FromEnv(); s.File != file {
 		t.Errorf("File %q", s.File)
 	}
 	// A CA file that is not there: no panic, pushgateway.Push says so.
 	t.Setenv("STEP_METRICS_FILE", "")
 	t.Setenv("STEP_METRICS_CA_FILE", "/nonexistent/ca.crt")
-	s = StepFromEnv()
+	s = FromEnv()
 	s.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if err := s.Push(context.Background()); err == nil || !strings.Contains(err.Error(), "/nonexistent/ca.crt") {
 		t.Errorf("push with a missing CA file: %v", err)

@@ -2,6 +2,7 @@ package pushgateway_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/step-metrics/step-metrics/pkg/schema"
+	"github.com/step-metrics/step-metrics/pkg/sink"
 	"github.com/step-metrics/step-metrics/pkg/sink/pushgateway"
 )
 
@@ -97,4 +100,39 @@ func ExampleGroup() {
 	}}))
 	// Output:
 	// job="step-metrics",namespace="ml",workflow_id="5f0c2d1e"
+}
+
+// A Sink writes a group under its schema.GroupingKey; its errors are
+// *pushgateway.Error, with the cause kept.
+func ExampleSink() {
+	pgw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// client_golang does not keep the grouping labels' order.
+		fmt.Println(r.Method, strings.Contains(r.URL.Path, "/namespace/ml"), strings.Contains(r.URL.Path, "/workflow_id/5f0c2d1e"))
+		if r.Method == http.MethodDelete {
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
+		http.Error(w, "no space left", http.StatusInsufficientStorage)
+	}))
+	defer pgw.Close()
+
+	name, help := "pipeline_duration_seconds", "Wall time of the run."
+	v := 512.5
+	fams := []*dto.MetricFamily{{Name: &name, Help: &help, Type: dto.MetricType_GAUGE.Enum(),
+		Metric: []*dto.Metric{{Gauge: &dto.Gauge{Value: &v}}}}}
+	var s sink.Deleter = pushgateway.New(pgw.URL, nil, pushgateway.Retry{MaxAttempts: 2, InitialBackoff: time.Millisecond})
+	key := schema.RunKey(schema.DefaultJob, "ml", "5f0c2d1e")
+	err := s.Write(context.Background(), key, fams)
+	var pe *pushgateway.Error
+	if errors.As(err, &pe) {
+		fmt.Println(pe.Op, "attempts:", pe.Attempts)
+	}
+	if err := s.Delete(context.Background(), key); err != nil {
+		fmt.Println("not deleted:", err)
+	}
+	// Output:
+	// PUT true true
+	// PUT true true
+	// push attempts: 2
+	// DELETE true true
 }

@@ -1,3 +1,22 @@
+// Package pushgateway delivers metrics to a Prometheus Pushgateway, one
+// group per run (job, namespace, workflow_id) or per step (the same plus
+// step), through client_golang's Pusher: Push replaces a group in one PUT,
+// Delete removes it, both retried by a RetryingDoer on network errors, 429
+// and 5xx answers within the context's deadline. Sink wraps them as a
+// sink.Sink. Errors keep their cause (errors.As finds an x509 error, say);
+// advice on what to do about them is the caller's to give, since only the
+// caller knows its own flags.
+//
+//	client, err := httpclient.New(httpclient.Config{CAFile: "/etc/pushgateway/ca.crt"})
+//	if err != nil { ... }
+//	target := pushgateway.Target{URL: "https://pushgateway.monitoring:9091", Job: "step-metrics",
+//		Grouping: []pushgateway.Label{{Name: "namespace", Value: "ml"}, {Name: "workflow_id", Value: uid}}}
+//	err = pushgateway.Push(ctx, target, registry, client, pushgateway.DefaultRetry)
+//
+// or, through the Sink interface:
+//
+//	s := pushgateway.New("https://pushgateway.monitoring:9091", client, pushgateway.DefaultRetry)
+//	err = s.Write(ctx, schema.RunKey(schema.DefaultJob, "ml", uid), fams)
 package pushgateway
 
 import (
@@ -12,6 +31,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/push"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/step-metrics/step-metrics/pkg/schema"
+	"github.com/step-metrics/step-metrics/pkg/sink"
 )
 
 // Label is one name/value pair of a grouping key.
@@ -29,6 +52,73 @@ type Target struct {
 	Grouping []Label
 }
 
+// Key returns the target's grouping key.
+func (t Target) Key() schema.GroupingKey {
+	k := schema.GroupingKey{Job: t.Job}
+	for _, l := range t.Grouping {
+		k.Labels = append(k.Labels, schema.Label{Name: l.Name, Value: l.Value})
+	}
+	return k
+}
+
+// TargetOf returns the target of key's group at the Pushgateway url.
+func TargetOf(url string, key schema.GroupingKey) Target {
+	t := Target{URL: url, Job: key.Job}
+	for _, l := range key.Labels {
+		t.Grouping = append(t.Grouping, Label{Name: l.Name, Value: l.Value})
+	}
+	return t
+}
+
+// Sink is the sink.Sink (and sink.Deleter) of one Pushgateway. It is safe
+// for concurrent use: each Write or Delete has its own RetryingDoer.
+type Sink struct {
+	url   string
+	doer  push.HTTPDoer
+	retry Retry
+}
+
+var _ sink.Deleter = (*Sink)(nil)
+
+// New returns the Sink of the Pushgateway at url (its base URL), sending
+// through doer (nil means http.DefaultClient) and retrying as retry says.
+func New(url string, doer push.HTTPDoer, retry Retry) *Sink {
+	return &Sink{url: url, doer: doer, retry: retry}
+}
+
+// Write replaces key's group with fams, as Push does.
+func (s *Sink) Write(ctx context.Context, key schema.GroupingKey, fams []*dto.MetricFamily) error {
+	g := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) { return fams, nil })
+	return Push(ctx, TargetOf(s.url, key), g, s.doer, s.retry)
+}
+
+// Delete deletes key's group, as the package's Delete does.
+func (s *Sink) Delete(ctx context.Context, key schema.GroupingKey) error {
+	return Delete(ctx, TargetOf(s.url, key), s.doer, s.retry)
+}
+
+// Error is a push or a deletion that failed: the last attempt's error,
+// kept as the cause, and how many attempts were made.
+type Error struct {
+	// Op is "push" or "delete".
+	Op string
+	// Attempts is how many requests were sent.
+	Attempts int
+	// Err is the last attempt's error.
+	Err error
+}
+
+func (e *Error) Error() string {
+	msg := strings.TrimSpace(e.Err.Error())
+	if e.Attempts > 1 {
+		return fmt.Sprintf("%s failed after %d attempts: %s", e.Op, e.Attempts, msg)
+	}
+	return fmt.Sprintf("%s failed: %s", e.Op, msg)
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
 // Retry bounds the attempts of one push.
 type Retry struct {
 	// MaxAttempts is the total number of attempts; 0 means 1.
@@ -43,8 +133,9 @@ var DefaultRetry = Retry{MaxAttempts: 5, InitialBackoff: 250 * time.Millisecond,
 
 // Push replaces the target's group with the metrics gathered from g, in one
 // HTTP PUT (retried on network errors, 429 and 5xx answers within ctx's
-// deadline; other 4xx answers are final). doer may be nil for
-// http.DefaultClient.
+// deadline; other 4xx answers and refused certificates are final). doer
+// may be nil for http.DefaultClient. A failure after the request was sent
+// is an *Error.
 func Push(ctx context.Context, t Target, g prometheus.Gatherer, doer push.HTTPDoer, retry Retry) error {
 	if t.URL == "" {
 		return errors.New("push: no Pushgateway URL")
@@ -95,11 +186,7 @@ func (d ctxDoer) Do(req *http.Request) (*http.Response, error) {
 }
 
 func describe(op string, err error, attempts int) error {
-	msg := strings.TrimSpace(err.Error()) + Hint(err)
-	if attempts > 1 {
-		return fmt.Errorf("%s failed after %d attempts: %s", op, attempts, msg)
-	}
-	return fmt.Errorf("%s failed: %s", op, msg)
+	return &Error{Op: op, Attempts: attempts, Err: err}
 }
 
 // Group renders the target's grouping key for logs and messages:

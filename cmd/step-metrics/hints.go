@@ -1,28 +1,15 @@
-package pushgateway
+package main
 
 import (
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"strings"
 )
 
-// isFinal reports whether err is one no retry can fix: the server's
-// certificate was checked and refused. Retrying would only spend the
-// deadline on the same answer.
-func isFinal(err error) bool {
-	var (
-		verify   *tls.CertificateVerificationError
-		unknown  x509.UnknownAuthorityError
-		invalid  x509.CertificateInvalidError
-		hostname x509.HostnameError
-	)
-	return errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &invalid) || errors.As(err, &hostname)
-}
-
-// Hint returns advice for an error talking to the Pushgateway, starting
-// with " (", or "" when there is none to give. It names the CLI's flags.
-func Hint(err error) string {
+// hint returns advice, naming this command's flags, for an error talking
+// to the Pushgateway, starting with " (", or "" when there is none to give.
+// The sinks keep an error's cause (%w), so errors.As finds the x509 error.
+func hint(err error) string {
 	if err == nil {
 		return ""
 	}
@@ -50,3 +37,21 @@ func Hint(err error) string {
 	}
 	return ""
 }
+
+// withHint returns err with hint(err) appended to its message (once), the
+// cause kept for errors.Is and errors.As.
+func withHint(err error) error {
+	h := hint(err)
+	if h == "" || strings.HasSuffix(err.Error(), h) {
+		return err
+	}
+	return &hintedError{err: err, hint: h}
+}
+
+type hintedError struct {
+	err  error
+	hint string
+}
+
+func (e *hintedError) Error() string { return e.err.Error() + e.hint }
+func (e *hintedError) Unwrap() error { return e.err }

@@ -3,9 +3,10 @@ package pushgateway
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,7 +19,8 @@ import (
 )
 
 // TestCertificateErrorsAreFinal: a refused certificate is not retried (the
-// answer would be the same) and the error says what to do.
+// answer would be the same), and the error keeps its cause so that the CLI
+// can say what to do (cmd/step-metrics' TestHintsName asserts the advice).
 func TestCertificateErrorsAreFinal(t *testing.T) {
 	ca := testenv.NewCA(t, "hints")
 	tests := []struct {
@@ -26,13 +28,17 @@ func TestCertificateErrorsAreFinal(t *testing.T) {
 		cert testenv.CertOptions
 		cfg  httpclient.Config
 		want []string
+		as   func(error) bool
 	}{
 		{"unknown CA", testenv.CertOptions{}, httpclient.Config{},
-			[]string{"certificate signed by unknown authority", "--ca-file"}},
+			[]string{"certificate signed by unknown authority"}, func(err error) bool { var e x509.UnknownAuthorityError; return errors.As(err, &e) }},
 		{"expired", testenv.CertOptions{NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)}, httpclient.Config{CAFile: ca.CertFile},
-			[]string{"expired", "renew it"}},
+			[]string{"expired"}, func(err error) bool {
+				var e x509.CertificateInvalidError
+				return errors.As(err, &e) && e.Reason == x509.Expired
+			}},
 		{"wrong host name", testenv.CertOptions{DNSNames: []string{"pushgateway.monitoring.svc"}}, httpclient.Config{CAFile: ca.CertFile},
-			[]string{"127.0.0.1", "--tls-server-name"}},
+			[]string{"127.0.0.1"}, func(err error) bool { var e x509.HostnameError; return errors.As(err, &e) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,22 +73,14 @@ func TestCertificateErrorsAreFinal(t *testing.T) {
 					t.Errorf("error %q\ndoes not contain %q", err, w)
 				}
 			}
+			var pe *Error
+			if !errors.As(err, &pe) || pe.Op != "push" || pe.Attempts != 1 {
+				t.Errorf("error %#v is not an *Error of one push attempt", err)
+			}
+			if !tt.as(err) {
+				t.Errorf("error %q lost its x509 cause", err)
+			}
 		})
-	}
-}
-
-func TestHint(t *testing.T) {
-	if h := Hint(nil); h != "" {
-		t.Errorf("Hint(nil) = %q", h)
-	}
-	if h := Hint(&net.OpError{Op: "dial", Err: errString("connection refused")}); h != "" {
-		t.Errorf("a refused connection got a hint: %q", h)
-	}
-	if h := Hint(errString("remote error: tls: certificate required")); !strings.Contains(h, "--cert-file") {
-		t.Errorf("mTLS hint %q", h)
-	}
-	if h := Hint(errString(`http: server gave HTTP response to HTTPS client`)); !strings.Contains(h, "http://") {
-		t.Errorf("plain HTTP hint %q", h)
 	}
 }
 

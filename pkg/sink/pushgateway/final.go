@@ -1,0 +1,20 @@
+package pushgateway
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+)
+
+// isFinal reports whether err is one no retry can fix: the server's
+// certificate was checked and refused. Retrying would only spend the
+// deadline on the same answer.
+func isFinal(err error) bool {
+	var (
+		verify   *tls.CertificateVerificationError
+		unknown  x509.UnknownAuthorityError
+		invalid  x509.CertificateInvalidError
+		hostname x509.HostnameError
+	)
+	return errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &invalid) || errors.As(err, &hostname)
+}
