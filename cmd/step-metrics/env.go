@@ -90,7 +90,7 @@ func parseFlags(cmd string, fs *pflag.FlagSet, args []string, rules envRules, va
 		if errors.Is(err, pflag.ErrHelp) {
 			return exitOK, false
 		}
-		if fe := plainFlagError(err); fe != err {
+		if fe, ok := asFlagError(err); ok {
 			fmt.Fprintf(stderr, "step-metrics %s: %v\n", cmd, fe)
 			return exitUsage, false
 		}

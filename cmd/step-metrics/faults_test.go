@@ -340,7 +340,7 @@ func TestPruneFaults(t *testing.T) {
 						// The 503s go to the 2nd and 3rd connections; Go's
 						// transport may dial a connection and then use an
 						// idle one instead, so 1 or 2 deletions meet them.
-						fmt.Sscan(sum["failed"], &failed)
+						_, _ = fmt.Sscan(sum["failed"], &failed)
 						if failed < 1 || failed > tt.failed {
 							t.Errorf("strict=%v: %d deletions failed, want 1..%d", strict, failed, tt.failed)
 						}

@@ -172,11 +172,17 @@ func (e flagError) Error() string { return string(e) }
 
 // plainFlagError returns the flagError inside a pflag error, or err.
 func plainFlagError(err error) error {
-	var fe flagError
-	if errors.As(err, &fe) {
+	if fe, ok := asFlagError(err); ok {
 		return fe
 	}
 	return err
+}
+
+// asFlagError finds the flagError inside a pflag error.
+func asFlagError(err error) (flagError, bool) {
+	var fe flagError
+	ok := errors.As(err, &fe)
+	return fe, ok
 }
 
 // levelFlag is --log-level; its zero value is info.

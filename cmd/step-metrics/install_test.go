@@ -44,7 +44,9 @@ func TestInstall(t *testing.T) {
 	}
 
 	file := filepath.Join(t.TempDir(), "file")
-	os.WriteFile(file, nil, 0o644)
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	r = runCLI(t, nil, nil, "install", filepath.Join(file, "dir"))
 	r.want(t, 1)
 	if !strings.Contains(r.stderr, "not a directory") {

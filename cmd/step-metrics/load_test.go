@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -106,7 +107,7 @@ func TestLoad500ExitHandlers(t *testing.T) {
 			s := time.Now()
 			err := cmd.Run()
 			o := outcome{stderr: stderr.String(), took: time.Since(s)}
-			if ee, ok := err.(*exec.ExitError); ok {
+			if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 				o.code = ee.ExitCode()
 			} else {
 				o.err = err

@@ -415,7 +415,7 @@ func vmRSS(t testing.TB, pid int) int64 {
 		return 0
 	}
 	var kb int64
-	fmt.Sscan(string(m[1]), &kb)
+	_, _ = fmt.Sscan(string(m[1]), &kb)
 	return kb << 10
 }
 

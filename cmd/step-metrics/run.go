@@ -128,7 +128,7 @@ Flags:
 		if errors.Is(err, pflag.ErrHelp) {
 			return exitOK
 		}
-		if fe := plainFlagError(err); fe != err {
+		if fe, ok := asFlagError(err); ok {
 			fmt.Fprintf(stderr, "step-metrics run: %v\n", fe)
 			return exitRunUsage
 		}

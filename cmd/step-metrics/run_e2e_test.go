@@ -9,6 +9,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -58,7 +59,7 @@ func TestRunForwardsSignals(t *testing.T) {
 			}
 			err := cmd.Wait()
 			code := 0
-			if ee, ok := err.(*exec.ExitError); ok {
+			if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 				code = ee.ExitCode() // -1 if the wrapper itself died by the signal
 			} else if err != nil {
 				t.Fatal(err)
@@ -80,15 +81,15 @@ func TestRunForwardsSignals(t *testing.T) {
 	}
 }
 
-func waitForFile(t *testing.T, path string, max time.Duration) {
+func waitForFile(t *testing.T, path string, limit time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(max)
+	deadline := time.Now().Add(limit)
 	for {
 		if _, err := os.Stat(path); err == nil {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s did not appear within %v", path, max)
+			t.Fatalf("%s did not appear within %v", path, limit)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -133,7 +134,9 @@ func TestRunStreamsUntouched(t *testing.T) {
 func TestRunExitCodesE2E(t *testing.T) {
 	bin := childBinary(t)
 	notExec := filepath.Join(t.TempDir(), "train.py")
-	os.WriteFile(notExec, []byte("print(1)\n"), 0o644)
+	if err := os.WriteFile(notExec, []byte("print(1)\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	env := []string{childSwitch + "=1"}
 	for _, c := range []struct {
 		args []string

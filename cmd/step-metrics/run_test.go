@@ -214,9 +214,13 @@ func readMetrics(t *testing.T, path string) map[string]float64 {
 func TestRunExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	notExec := filepath.Join(dir, "train.py")
-	os.WriteFile(notExec, []byte("print(1)\n"), 0o644)
+	if err := os.WriteFile(notExec, []byte("print(1)\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	badInterp := filepath.Join(dir, "script")
-	os.WriteFile(badInterp, []byte("#!/nonexistent/python\n"), 0o755)
+	if err := os.WriteFile(badInterp, []byte("#!/nonexistent/python\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	bin := childBinary(t)
 	cases := []struct {
 		name   string
@@ -389,7 +393,9 @@ func TestRunOutputFileMerges(t *testing.T) {
 func TestRunMetricsTroubleKeepsTheExitCode(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "file")
-	os.WriteFile(file, nil, 0o644)
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	bin := childBinary(t)
 	troubles := map[string][]string{
 		"unwritable output file": {"--output-file", filepath.Join(file, "m.prom")},

@@ -383,7 +383,7 @@ func TestStrictDecodingGap(t *testing.T) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		var v any = newArgoObject(KindWorkflow)
+		v := newArgoObject(KindWorkflow)
 		err := yaml.UnmarshalStrict([]byte(docs[name]), v)
 		s := NewSet()
 		s.AddFile("gap.yaml", []byte(docs[name]), Lint)

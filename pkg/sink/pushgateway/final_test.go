@@ -83,7 +83,3 @@ func TestCertificateErrorsAreFinal(t *testing.T) {
 		})
 	}
 }
-
-type errString string
-
-func (e errString) Error() string { return string(e) }

@@ -217,9 +217,9 @@ func (r *RetryingDoer) Attempts() int { return r.attempts }
 // Do sends req, retrying as configured.
 func (r *RetryingDoer) Do(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	max := r.Retry.MaxAttempts
-	if max < 1 {
-		max = 1
+	attempts := r.Retry.MaxAttempts
+	if attempts < 1 {
+		attempts = 1
 	}
 	backoff := r.Retry.InitialBackoff
 	if backoff <= 0 {
@@ -241,7 +241,7 @@ func (r *RetryingDoer) Do(req *http.Request) (*http.Response, error) {
 		r.attempts++
 		resp, err := r.Next.Do(attemptReq)
 		retryable := (err != nil && !isFinal(err)) || (err == nil && (resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests))
-		if !retryable || r.attempts >= max || ctx.Err() != nil || (r.attempts > 0 && req.Body != nil && req.GetBody == nil) {
+		if !retryable || r.attempts >= attempts || ctx.Err() != nil || (r.attempts > 0 && req.Body != nil && req.GetBody == nil) {
 			return resp, err
 		}
 		wait := time.Duration(rand.Int64N(int64(backoff) + 1)) //nolint:gosec // jitter, not crypto

@@ -601,7 +601,7 @@ func (d *stubDoer) Do(req *http.Request) (*http.Response, error) {
 	return &http.Response{StatusCode: res.code, Body: body, Request: req}, nil
 }
 
-func newPUT(t *testing.T, ctx context.Context, body string) *http.Request {
+func newPUT(ctx context.Context, t *testing.T, body string) *http.Request {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, "http://pushgateway.invalid/metrics/job/j", strings.NewReader(body))
 	if err != nil {
@@ -621,7 +621,7 @@ func TestRetryingDoerBackoff(t *testing.T) {
 		Retry: Retry{MaxAttempts: attempts, InitialBackoff: initial, MaxBackoff: maxBackoff},
 		Sleep: func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil },
 	}
-	_, err := rd.Do(newPUT(t, context.Background(), "payload"))
+	_, err := rd.Do(newPUT(context.Background(), t, "payload"))
 	if !errors.Is(err, errNet) {
 		t.Errorf("Do: error %v, want the last network error", err)
 	}
@@ -664,7 +664,7 @@ func TestRetryingDoerDefaultBackoff(t *testing.T) {
 		Retry: Retry{MaxAttempts: 4}, // no backoff given: 100ms, doubling, no cap
 		Sleep: func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil },
 	}
-	resp, err := rd.Do(newPUT(t, context.Background(), "x"))
+	resp, err := rd.Do(newPUT(context.Background(), t, "x"))
 	if err != nil || resp.StatusCode != 503 {
 		t.Fatalf("Do = %v, %v; want the last 503", resp, err)
 	}
@@ -681,7 +681,7 @@ func TestRetryingDoerDefaultBackoff(t *testing.T) {
 func TestRetryingDoerClosesDiscardedResponses(t *testing.T) {
 	next := &stubDoer{results: []stubResult{{code: 502}, {code: 503}, {code: 200}}}
 	rd := &RetryingDoer{Next: next, Retry: fastRetry}
-	resp, err := rd.Do(newPUT(t, context.Background(), "x"))
+	resp, err := rd.Do(newPUT(context.Background(), t, "x"))
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("Do = %v, %v; want 200", resp, err)
 	}
@@ -718,7 +718,7 @@ func TestRetryingDoerStops(t *testing.T) {
 		{
 			name: "body cannot be rewound", results: []stubResult{{code: 503}, {code: 200}}, wantReqs: 1, wantCode: 503,
 			req: func(t *testing.T, ctx context.Context) *http.Request {
-				r := newPUT(t, ctx, "once")
+				r := newPUT(ctx, t, "once")
 				r.Body = io.NopCloser(strings.NewReader("once"))
 				r.GetBody = nil
 				return r
@@ -745,7 +745,7 @@ func TestRetryingDoerStops(t *testing.T) {
 			}
 			mk := tt.req
 			if mk == nil {
-				mk = func(t *testing.T, ctx context.Context) *http.Request { return newPUT(t, ctx, "x") }
+				mk = func(t *testing.T, ctx context.Context) *http.Request { return newPUT(ctx, t, "x") }
 			}
 			next := &stubDoer{results: tt.results}
 			rd := &RetryingDoer{Next: next, Retry: fastRetry, Sleep: tt.sleep}
@@ -777,13 +777,13 @@ func TestRetryingDoerStops(t *testing.T) {
 func TestRetryingDoerAttemptsPerDo(t *testing.T) {
 	next := &stubDoer{results: []stubResult{{code: 503}, {code: 200}}}
 	rd := &RetryingDoer{Next: next, Retry: fastRetry}
-	if _, err := rd.Do(newPUT(t, context.Background(), "a")); err != nil {
+	if _, err := rd.Do(newPUT(context.Background(), t, "a")); err != nil {
 		t.Fatal(err)
 	}
 	if rd.Attempts() != 2 {
 		t.Errorf("first Do: Attempts() = %d, want 2", rd.Attempts())
 	}
-	if _, err := rd.Do(newPUT(t, context.Background(), "b")); err != nil {
+	if _, err := rd.Do(newPUT(context.Background(), t, "b")); err != nil {
 		t.Fatal(err)
 	}
 	if rd.Attempts() != 1 {
