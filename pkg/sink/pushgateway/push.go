@@ -38,7 +38,7 @@ import (
 )
 
 // Label is one name/value pair of a grouping key.
-type Label struct{ Name, Value string }
+type Label = schema.Label
 
 // Target says where a run's metrics go.
 type Target struct {
@@ -54,20 +54,12 @@ type Target struct {
 
 // Key returns the target's grouping key.
 func (t Target) Key() schema.GroupingKey {
-	k := schema.GroupingKey{Job: t.Job}
-	for _, l := range t.Grouping {
-		k.Labels = append(k.Labels, schema.Label{Name: l.Name, Value: l.Value})
-	}
-	return k
+	return schema.GroupingKey{Job: t.Job, Labels: append([]Label(nil), t.Grouping...)}
 }
 
 // TargetOf returns the target of key's group at the Pushgateway url.
 func TargetOf(url string, key schema.GroupingKey) Target {
-	t := Target{URL: url, Job: key.Job}
-	for _, l := range key.Labels {
-		t.Grouping = append(t.Grouping, Label{Name: l.Name, Value: l.Value})
-	}
-	return t
+	return Target{URL: url, Job: key.Job, Grouping: append([]Label(nil), key.Labels...)}
 }
 
 // Sink is the sink.Sink (and sink.Deleter) of one Pushgateway. It is safe
@@ -191,14 +183,7 @@ func describe(op string, err error, attempts int) error {
 
 // Group renders the target's grouping key for logs and messages:
 // job="step-metrics",namespace="ml",workflow_id="5f0c...".
-func Group(t Target) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "job=%q", t.Job)
-	for _, l := range t.Grouping {
-		fmt.Fprintf(&b, ",%s=%q", l.Name, l.Value)
-	}
-	return b.String()
-}
+func Group(t Target) string { return t.Key().String() }
 
 // RetryingDoer is a push.HTTPDoer that retries network errors, 429 and 5xx
 // answers with exponential backoff and full jitter, never past the

@@ -141,12 +141,12 @@ func TestPushGroupingPathEscaping(t *testing.T) {
 	}{
 		{
 			name:    "plain",
-			target:  Target{Job: "step-metrics", Grouping: []Label{{"namespace", "ml"}, {"workflow_id", "abc-123"}}},
+			target:  Target{Job: "step-metrics", Grouping: []Label{{Name: "namespace", Value: "ml"}, {Name: "workflow_id", Value: "abc-123"}}},
 			encoded: map[string]string{"job": "step-metrics", "namespace": "ml", "workflow_id": "abc-123"},
 		},
 		{
 			name:   "slash in a value is base64",
-			target: Target{Job: "step-metrics", Grouping: []Label{{"namespace", "team/ml"}, {"workflow_id", "a/b/c"}}},
+			target: Target{Job: "step-metrics", Grouping: []Label{{Name: "namespace", Value: "team/ml"}, {Name: "workflow_id", Value: "a/b/c"}}},
 			encoded: map[string]string{
 				"job":                "step-metrics",
 				"namespace@base64":   base64.RawURLEncoding.EncodeToString([]byte("team/ml")),
@@ -155,17 +155,17 @@ func TestPushGroupingPathEscaping(t *testing.T) {
 		},
 		{
 			name:    "slash in the job is base64",
-			target:  Target{Job: "ci/step-metrics", Grouping: []Label{{"workflow_id", "x"}}},
+			target:  Target{Job: "ci/step-metrics", Grouping: []Label{{Name: "workflow_id", Value: "x"}}},
 			encoded: map[string]string{"job@base64": "Y2kvc3RlcC1tZXRyaWNz", "workflow_id": "x"},
 		},
 		{
 			name:    "empty value is a single =",
-			target:  Target{Job: "step-metrics", Grouping: []Label{{"namespace", ""}, {"workflow_id", "x"}}},
+			target:  Target{Job: "step-metrics", Grouping: []Label{{Name: "namespace", Value: ""}, {Name: "workflow_id", Value: "x"}}},
 			encoded: map[string]string{"job": "step-metrics", "namespace@base64": "=", "workflow_id": "x"},
 		},
 		{
 			name:    "other specials are query-escaped",
-			target:  Target{Job: "step-metrics", Grouping: []Label{{"workflow_id", "a b?c%d"}}},
+			target:  Target{Job: "step-metrics", Grouping: []Label{{Name: "workflow_id", Value: "a b?c%d"}}},
 			encoded: map[string]string{"job": "step-metrics", "workflow_id": "a+b%3Fc%25d"},
 		},
 		{
@@ -217,7 +217,7 @@ func TestPushRejectsBadInputWithoutRequest(t *testing.T) {
 	}{
 		{"no URL", Target{Job: "j"}, testRegistry(t), "no Pushgateway URL"},
 		{"no job", Target{URL: srv.URL}, testRegistry(t), "no job name"},
-		{"invalid grouping name", Target{URL: srv.URL, Job: "j", Grouping: []Label{{"", "x"}}}, testRegistry(t), "invalid name"},
+		{"invalid grouping name", Target{URL: srv.URL, Job: "j", Grouping: []Label{{Name: "", Value: "x"}}}, testRegistry(t), "invalid name"},
 		{"metric carries a grouping label", testTarget(srv.URL), labelled, "already contains grouping label namespace"},
 		{"gatherer fails", testTarget(srv.URL), prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
 			return nil, errors.New("gather broke")
@@ -533,10 +533,10 @@ func TestGroup(t *testing.T) {
 	}{
 		{Target{Job: "step-metrics"}, `job="step-metrics"`},
 		{testTarget("http://ignored"), `job="step-metrics",namespace="ml",workflow_id="5f0c2d1e-uid"`},
-		{Target{Job: "j", Grouping: []Label{{"b", "2"}, {"a", "1"}}}, `job="j",b="2",a="1"`},
-		{Target{Job: "j", Grouping: []Label{{"ns", `quote " and \ and
+		{Target{Job: "j", Grouping: []Label{{Name: "b", Value: "2"}, {Name: "a", Value: "1"}}}, `job="j",b="2",a="1"`},
+		{Target{Job: "j", Grouping: []Label{{Name: "ns", Value: `quote " and \ and
 newline`}}}, `job="j",ns="quote \" and \\ and\nnewline"`},
-		{Target{Job: "", Grouping: []Label{{"ns", ""}}}, `job="",ns=""`},
+		{Target{Job: "", Grouping: []Label{{Name: "ns", Value: ""}}}, `job="",ns=""`},
 	}
 	for _, tt := range tests {
 		if got := Group(tt.target); got != tt.want {
