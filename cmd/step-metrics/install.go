@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/step-metrics/step-metrics/internal/atomicfile"
+
 	"github.com/spf13/pflag"
 )
 
@@ -76,34 +78,9 @@ func installBinary(src, dst string) error {
 		return err
 	}
 	defer in.Close()
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(dst)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := io.Copy(tmp, in); err != nil {
+	// World-executable: the step's container may run as any user.
+	if err := atomicfile.Write(dst, in, 0o755); err != nil {
 		return fmt.Errorf("copy %s: %w", src, err)
 	}
-	// World-executable: the step's container may run as any user. Chmod
-	// on the open file, so the umask does not apply.
-	if err := tmp.Chmod(0o755); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return err
-	}
-	ok = true
 	return nil
 }

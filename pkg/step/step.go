@@ -42,11 +42,12 @@ import (
 	"math"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/step-metrics/step-metrics/internal/atomicfile"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -832,7 +833,7 @@ func (s *Step) writeFile(path string) error {
 			return err
 		}
 	}
-	return writeAtomic(path, text)
+	return atomicfile.Write(path, bytes.NewReader(text), 0o644)
 }
 
 func render(samples []custom.Sample) ([]byte, error) {
@@ -854,41 +855,6 @@ func readExisting(path string) ([]byte, error) {
 	}
 	defer f.Close()
 	return io.ReadAll(io.LimitReader(f, int64(custom.DefaultLimits.MaxBytes)+1))
-}
-
-func writeAtomic(path string, data []byte) error {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return err
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	ok = true
-	return nil
 }
 
 // gauges is the collector of a Step's convenience gauges. It describes

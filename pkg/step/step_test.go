@@ -504,7 +504,7 @@ func TestStepsInARealPushgateway(t *testing.T) {
 
 	// The exit handler's group for the run.
 	runTarget := pushgateway.Target{URL: pg.URL, Job: "step-metrics", Grouping: []pushgateway.Label{{Name: "namespace", Value: "ml"}, {Name: "workflow_id", Value: "uid-1"}}}
-	if err := pushgateway.Push(ctx, runTarget, testRegistry(t), nil, pushgateway.DefaultRetry); err != nil {
+	if err := pushgateway.Push(ctx, runTarget, fakegw.Registry(t), nil, pushgateway.DefaultRetry); err != nil {
 		t.Fatal(err)
 	}
 	step := func(name string) *Step {
@@ -558,7 +558,7 @@ func TestStepsInARealPushgateway(t *testing.T) {
 		t.Error("a step's push replaced the run group")
 	}
 	// And the run group's re-push leaves the steps alone.
-	if err := pushgateway.Push(ctx, runTarget, testRegistry(t), nil, pushgateway.DefaultRetry); err != nil {
+	if err := pushgateway.Push(ctx, runTarget, fakegw.Registry(t), nil, pushgateway.DefaultRetry); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(pg.Groups(t)); n != 3 {

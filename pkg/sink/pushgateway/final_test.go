@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/step-metrics/step-metrics/internal/fakegw"
+
 	"github.com/step-metrics/step-metrics/pkg/httpclient"
 
 	"github.com/step-metrics/step-metrics/internal/testenv"
@@ -58,7 +60,7 @@ func TestCertificateErrorsAreFinal(t *testing.T) {
 			}
 			doer := &countingDoer{next: client}
 			start := time.Now()
-			err = Push(context.Background(), testTarget(srv.URL), testRegistry(t), doer, Retry{MaxAttempts: 5, InitialBackoff: 200 * time.Millisecond})
+			err = Push(context.Background(), testTarget(srv.URL), fakegw.Registry(t), doer, Retry{MaxAttempts: 5, InitialBackoff: 200 * time.Millisecond})
 			if err == nil {
 				t.Fatal("push accepted a bad certificate")
 			}

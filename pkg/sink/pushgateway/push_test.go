@@ -22,28 +22,6 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// testRegistry holds one metric of each common type, with fixed values.
-func testRegistry(t *testing.T) *prometheus.Registry {
-	t.Helper()
-	reg := prometheus.NewRegistry()
-	retries := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "test_step_retries_total", Help: "Retries of a step.",
-	}, []string{"step"})
-	retries.WithLabelValues("train").Add(2)
-	retries.WithLabelValues("evaluate").Add(0)
-	duration := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "test_pipeline_duration_seconds", Help: "Wall time of the run.",
-	})
-	duration.Set(512.25)
-	hist := prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name: "test_step_duration_seconds", Help: "Step durations.", Buckets: []float64{1, 60, 3600},
-	})
-	hist.Observe(30)
-	hist.Observe(90)
-	reg.MustRegister(retries, duration, hist)
-	return reg
-}
-
 // fastRetry retries quickly, for tests that want retries but not waits.
 var fastRetry = Retry{MaxAttempts: 3, InitialBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond}
 
@@ -101,7 +79,7 @@ func equalMaps(a, b map[string]string) bool {
 
 func TestPushSendsOnePUTWithGatheredFamilies(t *testing.T) {
 	srv, gw := fakegw.New(t, nil)
-	reg := testRegistry(t)
+	reg := fakegw.Registry(t)
 	want, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +157,7 @@ func TestPushGroupingPathEscaping(t *testing.T) {
 			srv, gw := fakegw.New(t, nil)
 			tg := tt.target
 			tg.URL = srv.URL
-			if err := Push(context.Background(), tg, testRegistry(t), srv.Client(), Retry{}); err != nil {
+			if err := Push(context.Background(), tg, fakegw.Registry(t), srv.Client(), Retry{}); err != nil {
 				t.Fatalf("Push: %v", err)
 			}
 			if err := Delete(context.Background(), tg, srv.Client(), Retry{}); err != nil {
@@ -215,9 +193,9 @@ func TestPushRejectsBadInputWithoutRequest(t *testing.T) {
 		g       prometheus.Gatherer
 		wantErr string
 	}{
-		{"no URL", Target{Job: "j"}, testRegistry(t), "no Pushgateway URL"},
-		{"no job", Target{URL: srv.URL}, testRegistry(t), "no job name"},
-		{"invalid grouping name", Target{URL: srv.URL, Job: "j", Grouping: []Label{{Name: "", Value: "x"}}}, testRegistry(t), "invalid name"},
+		{"no URL", Target{Job: "j"}, fakegw.Registry(t), "no Pushgateway URL"},
+		{"no job", Target{URL: srv.URL}, fakegw.Registry(t), "no job name"},
+		{"invalid grouping name", Target{URL: srv.URL, Job: "j", Grouping: []Label{{Name: "", Value: "x"}}}, fakegw.Registry(t), "invalid name"},
 		{"metric carries a grouping label", testTarget(srv.URL), labelled, "already contains grouping label namespace"},
 		{"gatherer fails", testTarget(srv.URL), prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
 			return nil, errors.New("gather broke")
@@ -238,7 +216,7 @@ func TestPushRejectsBadInputWithoutRequest(t *testing.T) {
 
 func TestPushNilDoerUsesDefaultClient(t *testing.T) {
 	srv, gw := fakegw.New(t, nil)
-	if err := Push(context.Background(), testTarget(srv.URL), testRegistry(t), nil, Retry{}); err != nil {
+	if err := Push(context.Background(), testTarget(srv.URL), fakegw.Registry(t), nil, Retry{}); err != nil {
 		t.Fatalf("Push: %v", err)
 	}
 	if n := len(gw.Requests()); n != 1 {
@@ -282,7 +260,7 @@ func TestPushRetries(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, gw := fakegw.New(t, fakegw.Statuses(tt.codes...))
-			reg := testRegistry(t)
+			reg := fakegw.Registry(t)
 			err := Push(context.Background(), testTarget(srv.URL), reg, srv.Client(), tt.retry)
 
 			reqs := gw.Requests()
@@ -329,7 +307,7 @@ func TestPushRetries(t *testing.T) {
 
 func TestPushRetryResendsBodyIntact(t *testing.T) {
 	srv, gw := fakegw.New(t, fakegw.Statuses(503, 502, 200))
-	reg := testRegistry(t)
+	reg := fakegw.Registry(t)
 	want, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -401,7 +379,7 @@ func TestPushNetworkErrorRetried(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			start := time.Now()
-			err := Push(ctx, testTarget(url(t)), testRegistry(t), doer, fastRetry)
+			err := Push(ctx, testTarget(url(t)), fakegw.Registry(t), doer, fastRetry)
 			if err == nil {
 				t.Fatal("Push to a dead address succeeded")
 			}
@@ -449,7 +427,7 @@ func TestPushBoundedByDeadline(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
 			start := time.Now()
-			err := Push(ctx, testTarget(tt.url), testRegistry(t), &http.Client{}, slow)
+			err := Push(ctx, testTarget(tt.url), fakegw.Registry(t), &http.Client{}, slow)
 			elapsed := time.Since(start)
 			if err == nil {
 				t.Fatal("Push succeeded, want an error")
@@ -467,7 +445,7 @@ func TestDelete(t *testing.T) {
 	if err := Delete(context.Background(), tg, srv.Client(), fastRetry); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
-	if err := Push(context.Background(), tg, testRegistry(t), srv.Client(), Retry{}); err != nil {
+	if err := Push(context.Background(), tg, fakegw.Registry(t), srv.Client(), Retry{}); err != nil {
 		t.Fatalf("Push: %v", err)
 	}
 	reqs := gw.Requests()
