@@ -105,6 +105,9 @@ func Families(run *pipeline.Run, opts Options) ([]*dto.MetricFamily, error) {
 		}
 	}
 
+	if !run.StepsUnavailable {
+		perStage(b, rl, run)
+	}
 	switch mode {
 	case schema.StepsPerNode:
 		perNode(b, rl, run)
@@ -126,7 +129,7 @@ func runLabels(run *pipeline.Run, opts Options) labels {
 func perNode(b *builder, rl labels, run *pipeline.Run) {
 	for i := range run.Steps {
 		s := &run.Steps[i]
-		kv := []string{"step", s.Name, "template", s.Template, "node_id", s.ID}
+		kv := []string{"step", s.Name, "stage", s.StageName(), "item", s.Item, "template", s.Template, "node_id", s.ID}
 		if s.HostNode != "" {
 			kv = append(kv, "node", s.HostNode)
 		}
@@ -153,7 +156,7 @@ func perNode(b *builder, rl labels, run *pipeline.Run) {
 		}
 	}
 	for _, r := range run.Retries {
-		b.gauge(schema.StepRetries, rl.with("step", r.Name, "template", r.Template, "node_id", r.ID), float64(r.Retries()))
+		b.gauge(schema.StepRetries, rl.with("step", r.Name, "stage", r.StageName(), "template", r.Template, "node_id", r.ID), float64(r.Retries()))
 	}
 }
 
@@ -297,7 +300,7 @@ func newPair(name, value string) *dto.LabelPair {
 
 // cachedLabels are the labels with few values in a run, whose pairs a
 // builder shares between series instead of making one per series.
-var cachedLabels = map[string]bool{"result": true, "phase": true, "resource": true, "attempt": true, "node": true, "template": true}
+var cachedLabels = map[string]bool{"result": true, "phase": true, "resource": true, "attempt": true, "node": true, "template": true, "stage": true, "item": true}
 
 type pairKey struct{ name, value string }
 

@@ -96,6 +96,15 @@ type Step struct {
 	// Name is the step's stable name: its display name, or the display
 	// name of its Retry parent for an attempt.
 	Name string
+	// Stage is the stage the step belongs to: the task or step name
+	// without a fan-out item suffix, so the items of one withItems,
+	// withParam or matrix fan-out share it. Empty means Name (see
+	// StageName).
+	Stage string
+	// Item is the step's index in its stage's fan-out ("0", "1", ...), or
+	// empty when it is not a fan-out item. It is the index, never the
+	// item's value, which can be long or secret.
+	Item string
 	// Template names the template (or task) the step ran.
 	Template string
 	// Type is the engine's raw node type (Pod, Container, Suspend...), or
@@ -117,6 +126,11 @@ type Step struct {
 	Finished bool
 	// Attempt is the 0-based attempt number under a Retry parent, or -1.
 	Attempt int
+	// Parent is the ID of the step this one is a part of (a container of a
+	// Tekton TaskRun or of an Argo container set, besides its pod), or
+	// empty. A part is a step of its own, but stage figures count its
+	// parent only, so no time is counted twice.
+	Parent string
 	// RetryID is the ID of the Retry parent, if any.
 	RetryID string
 	// Resources are resource-seconds by resource name (cpu, memory,
@@ -126,18 +140,34 @@ type Step struct {
 	Outputs map[string]string
 }
 
+// StageName is s.Stage, or s.Name when the adapter set no stage.
+func (s *Step) StageName() string {
+	if s.Stage != "" {
+		return s.Stage
+	}
+	return s.Name
+}
+
 // Retry is a step that the engine retried: an Argo Retry node, or a Tekton
 // TaskRun with a retriesStatus.
 type Retry struct {
 	// ID is the Retry node's ID.
 	ID string
-	// Name and Template as in Step.
-	Name, Template string
+	// Name, Stage and Template as in Step.
+	Name, Stage, Template string
 	// Attempts is how many attempts were started.
 	Attempts int
 	// Phase and Result are the retried step's overall outcome.
 	Phase  string
 	Result Result
+}
+
+// StageName is r.Stage, or r.Name when the adapter set no stage.
+func (r *Retry) StageName() string {
+	if r.Stage != "" {
+		return r.Stage
+	}
+	return r.Name
 }
 
 // Retries returns how many times the step was retried: attempts after the first.
@@ -151,6 +181,25 @@ func (r Retry) Retries() int {
 // Warnf adds a warning, one line, to the run.
 func (r *Run) Warnf(format string, args ...any) {
 	r.Warnings = append(r.Warnings, fmt.Sprintf(format, args...))
+}
+
+// InheritParentStages gives every part (a step with a Parent) its parent's
+// stage and item, so a container's series sit with its pod's or TaskRun's
+// stage.
+func (r *Run) InheritParentStages() {
+	idx := make(map[string]int, len(r.Steps))
+	for i := range r.Steps {
+		idx[r.Steps[i].ID] = i
+	}
+	for i := range r.Steps {
+		s := &r.Steps[i]
+		if s.Parent == "" {
+			continue
+		}
+		if p, ok := idx[s.Parent]; ok {
+			s.Stage, s.Item = r.Steps[p].StageName(), r.Steps[p].Item
+		}
+	}
 }
 
 // Span returns end-start, clamped at zero, and whether the clocks were

@@ -27,6 +27,11 @@ const (
 	LabelWorkflowID = "workflow_id"
 	// LabelStep names a step: on step series, and in a step's own group.
 	LabelStep = "step"
+	// LabelStage names a stage: a step's name without its fan-out item
+	// suffix (the items of a withItems/withParam/matrix share it).
+	LabelStage = "stage"
+	// LabelItem is a fan-out item's index in its stage.
+	LabelItem = "item"
 
 	// Run labels, on every series of a run.
 	LabelEngine   = "engine"
@@ -133,13 +138,19 @@ var (
 	RunWait            = Definition{"pipeline_run_wait_seconds", Gauge, nil, "", "Time spent in suspend (approval, wait) steps of the run."}
 	RunResources       = Definition{"pipeline_run_resource_seconds", Gauge, []string{"resource"}, "", "Resource usage of the run's steps as the engine reports it (Argo resourcesDuration: 1 = one CPU core, 100Mi of memory or one GPU for one second)."}
 
-	StepResult         = Definition{"pipeline_step_result", Gauge, []string{"step", "template", "node_id", "node", "attempt", "result", "phase"}, StepsPerNode, "Outcome of a finished step: 1, with its result and the engine's raw phase as labels."}
-	StepDuration       = Definition{"pipeline_step_duration_seconds", Gauge, []string{"step", "template", "node_id", "node", "attempt"}, StepsPerNode, "Wall time of a finished step (one attempt), finishedAt minus startedAt."}
-	StepWait           = Definition{"pipeline_step_wait_seconds", Gauge, []string{"step", "template", "node_id", "node", "attempt"}, StepsPerNode, "Time a suspend step waited."}
-	StepStartTimestamp = Definition{"pipeline_step_start_timestamp_seconds", Gauge, []string{"step", "template", "node_id", "node", "attempt"}, StepsPerNode, "Unix time the step started."}
-	StepEndTimestamp   = Definition{"pipeline_step_end_timestamp_seconds", Gauge, []string{"step", "template", "node_id", "node", "attempt"}, StepsPerNode, "Unix time the step finished."}
-	StepResources      = Definition{"pipeline_step_resource_seconds", Gauge, []string{"step", "template", "node_id", "node", "attempt", "resource"}, StepsPerNode, "Resource usage of the step as the engine reports it (see pipeline_run_resource_seconds)."}
-	StepRetries        = Definition{"pipeline_step_retries", Gauge, []string{"step", "template", "node_id"}, StepsPerNode, "Number of retries of a retried step (attempts after the first); node_id is the retry node's."}
+	StepResult         = Definition{"pipeline_step_result", Gauge, []string{"step", "stage", "item", "template", "node_id", "node", "attempt", "result", "phase"}, StepsPerNode, "Outcome of a finished step: 1, with its result and the engine's raw phase as labels."}
+	StepDuration       = Definition{"pipeline_step_duration_seconds", Gauge, []string{"step", "stage", "item", "template", "node_id", "node", "attempt"}, StepsPerNode, "Wall time of a finished step (one attempt), finishedAt minus startedAt."}
+	StepWait           = Definition{"pipeline_step_wait_seconds", Gauge, []string{"step", "stage", "item", "template", "node_id", "node", "attempt"}, StepsPerNode, "Time a suspend step waited."}
+	StepStartTimestamp = Definition{"pipeline_step_start_timestamp_seconds", Gauge, []string{"step", "stage", "item", "template", "node_id", "node", "attempt"}, StepsPerNode, "Unix time the step started."}
+	StepEndTimestamp   = Definition{"pipeline_step_end_timestamp_seconds", Gauge, []string{"step", "stage", "item", "template", "node_id", "node", "attempt"}, StepsPerNode, "Unix time the step finished."}
+	StepResources      = Definition{"pipeline_step_resource_seconds", Gauge, []string{"step", "stage", "item", "template", "node_id", "node", "attempt", "resource"}, StepsPerNode, "Resource usage of the step as the engine reports it (see pipeline_run_resource_seconds)."}
+	StepRetries        = Definition{"pipeline_step_retries", Gauge, []string{"step", "stage", "template", "node_id"}, StepsPerNode, "Number of retries of a retried step (attempts after the first); node_id is the retry node's."}
+
+	StageItems       = Definition{"pipeline_stage_items", Gauge, []string{"stage", "result"}, "", "Number of finished items of a stage by result: its steps, each fan-out item and each retry attempt one."}
+	StageDuration    = Definition{"pipeline_stage_duration_seconds", Gauge, []string{"stage"}, "", "Wall time of a stage, from the start of its first item to the end of its last: what the pipeline waited for it; set once every item has finished."}
+	StageItemSeconds = Definition{"pipeline_stage_item_seconds", Gauge, []string{"stage"}, "", "Summed wall time of the finished items of a stage (a fan-out of 8 items of 60 s each: 480)."}
+	StageRetries     = Definition{"pipeline_stage_retries", Gauge, []string{"stage"}, "", "Number of retries (attempts after the first) of the items of a stage."}
+	StageResources   = Definition{"pipeline_stage_resource_seconds", Gauge, []string{"stage", "resource"}, "", "Resource usage of the items of a stage (see pipeline_run_resource_seconds)."}
 
 	TemplateSteps       = Definition{"pipeline_template_steps", Gauge, []string{"template", "result"}, StepsPerTemplate, "Number of finished steps of a template by result."}
 	TemplateDuration    = Definition{"pipeline_template_duration_seconds", Summary, []string{"template"}, StepsPerTemplate, "Wall time of the finished steps of a template: _count steps, _sum seconds."}
@@ -153,5 +164,6 @@ var (
 var Definitions = []Definition{
 	RunResult, RunDuration, RunStartTimestamp, RunEndTimestamp, RunSteps, RunStepsUnfinished, RunRetries, RunWait, RunResources,
 	StepResult, StepDuration, StepWait, StepStartTimestamp, StepEndTimestamp, StepResources, StepRetries,
+	StageItems, StageDuration, StageItemSeconds, StageRetries, StageResources,
 	TemplateSteps, TemplateDuration, TemplateMaxDuration, TemplateWait, TemplateResources, TemplateRetries,
 }

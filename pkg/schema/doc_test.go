@@ -58,3 +58,29 @@ func TestREADMETable(t *testing.T) {
 		t.Errorf("README table has %d rows, code %d metrics", len(rows), len(Definitions))
 	}
 }
+
+// TestREADMEReservedLabels: the README's list of reserved labels is
+// schema.ReservedLabels, in order.
+func TestREADMEReservedLabels(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(strings.Fields(string(readme)), " ")
+	i := strings.Index(text, "may use `job`")
+	if i < 0 {
+		t.Fatal("README: the reserved label list is gone")
+	}
+	j := strings.Index(text[i:], "(`schema.ReservedLabels`")
+	if j < 0 {
+		t.Fatal("README: the reserved label list does not end where expected")
+	}
+	got := regexp.MustCompile("`([a-z_]+)`").FindAllStringSubmatch(text[i:i+j], -1)
+	var names []string
+	for _, m := range got {
+		names = append(names, m[1])
+	}
+	if strings.Join(names, ",") != strings.Join(ReservedLabels, ",") {
+		t.Errorf("README reserves %v, code %v", names, ReservedLabels)
+	}
+}

@@ -18,7 +18,7 @@ const MaxLabelValueLength = 1024
 var ReservedLabels = []string{
 	LabelJob, LabelInstance, LabelNamespace, LabelWorkflowID,
 	LabelEngine, LabelPipeline, LabelWorkflow,
-	LabelStep, LabelTemplate, LabelNode, LabelNodeID, LabelAttempt, LabelPod,
+	LabelStep, LabelStage, LabelItem, LabelTemplate, LabelNode, LabelNodeID, LabelAttempt, LabelPod,
 	LabelResult, LabelPhase, LabelResource,
 	"le", "quantile",
 }

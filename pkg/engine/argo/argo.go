@@ -93,7 +93,14 @@ func FromWorkflow(wf *wfv1.Workflow, opts Options) *pipeline.Run {
 	if opts.Status != "" {
 		run.Phase = opts.Status
 	}
-	run.Result = Result(run.Phase, msg)
+	// The outcome: outcome.go (timeouts and stops, from the message's shape,
+	// the step that failed the run, spec.shutdown and the deadline).
+	outcomes := newOutcome(wf)
+	var rootNode *wfv1.NodeStatus
+	if hasRoot {
+		rootNode = &root
+	}
+	run.Result = outcomes.run(run.Phase, msg, rootNode, run.End)
 	if !run.End.IsZero() && !run.Start.IsZero() {
 		var skewed bool
 		run.Duration, skewed = pipeline.Span(run.Start, run.End)
@@ -109,6 +116,8 @@ func FromWorkflow(wf *wfv1.Workflow, opts Options) *pipeline.Run {
 	}
 
 	run.Steps, run.Retries = argoSteps(run, nodes, wf.Name)
+	refineStepResults(run, outcomes)
+	assignStages(run, nodes)
 	return run
 }
 
@@ -117,15 +126,35 @@ func argoSteps(run *pipeline.Run, nodes wfv1.Nodes, wfName string) ([]pipeline.S
 	if len(nodes) == 0 {
 		return nil, nil
 	}
-	parent := make(map[string]string, len(nodes))
-	for id, n := range nodes {
-		for _, c := range n.Children {
-			if _, ok := parent[c]; !ok && c != id {
-				parent[c] = id
-			}
-		}
-	}
 	hooked := argoHookedNodes(nodes, wfName)
+	// A Retry node's children are its attempts and, when the retried step
+	// has hooks, the hook nodes: runOnExitNode and executeTmplLifeCycleHook
+	// add "<step>.onExit" and "<step>.hooks.<event>" as children of the
+	// Retry node. The controller counts as attempts only the children
+	// flagged retried (getChildNodeIdsRetried); older versions set no
+	// flags, so an attempt here is any child that is not a hook.
+	type attempt struct {
+		retry string
+		n     int
+	}
+	attemptOf := map[string]attempt{}
+	attempts := map[string]int{}
+	for id, n := range nodes {
+		if n.Type != wfv1.NodeTypeRetry || hooked[id] {
+			continue
+		}
+		i := 0
+		for _, c := range n.Children {
+			if cn, ok := nodes[c]; ok && (hooked[c] || isArgoHook(cn, wfName)) {
+				continue
+			}
+			if _, dup := attemptOf[c]; !dup && c != id {
+				attemptOf[c] = attempt{id, i}
+			}
+			i++
+		}
+		attempts[id] = i
+	}
 
 	steps := make([]pipeline.Step, 0, len(nodes))
 	var retries []pipeline.Retry
@@ -148,10 +177,14 @@ func argoSteps(run *pipeline.Run, nodes wfv1.Nodes, wfName string) ([]pipeline.S
 				ID:       id,
 				Name:     n.DisplayName,
 				Template: argoTemplate(n),
-				Attempts: len(n.Children),
+				Attempts: attempts[id],
 				Phase:    string(n.Phase),
 				Result:   Result(string(n.Phase), n.Message),
 			})
+			if argoDaemonDone(run, nodes, n) {
+				// As for its daemon attempt, below.
+				retries[len(retries)-1].Result = pipeline.ResultSuccess
+			}
 			continue
 		case wfv1.NodeTypeSteps, wfv1.NodeTypeStepGroup, wfv1.NodeTypeDAG, wfv1.NodeTypeTaskGroup:
 			continue
@@ -175,23 +208,29 @@ func argoSteps(run *pipeline.Run, nodes wfv1.Nodes, wfName string) ([]pipeline.S
 		if s.Name == "" {
 			s.Name = n.Name
 		}
-		if p, ok := nodes[parent[id]]; ok && p.Type == wfv1.NodeTypeRetry {
-			s.RetryID = p.ID
-			if s.RetryID == "" {
-				s.RetryID = parent[id]
-			}
+		if a, ok := attemptOf[id]; ok {
+			p := nodes[a.retry]
+			s.RetryID = a.retry
+			s.Attempt = a.n
 			if p.DisplayName != "" {
 				s.Name = p.DisplayName
 			}
 			if s.Template == "" {
 				s.Template = argoTemplate(p)
 			}
-			for i, c := range p.Children {
-				if c == id {
-					s.Attempt = i
-					break
-				}
-			}
+		}
+		if argoDaemonDone(run, nodes, n) {
+			// A daemon step (template daemon: true) is Running and
+			// daemoned once its pod runs and is ready; Fulfilled() is then
+			// true to the controller, which sets finishedAt
+			// (assessNodeStatus). When the step's scope (its boundary
+			// node) ends, the controller kills it: killDaemonedChildren
+			// sets Succeeded in v3.7.12, keeping that finishedAt; older
+			// controllers leave it Running. A daemon that got there
+			// never failed (a failed pod clears daemoned), so once its
+			// scope or the run is over it is a success, finished at
+			// finishedAt; its raw Phase stays Running.
+			s.Result = pipeline.ResultSuccess
 		}
 		if s.Kind == pipeline.KindSkip || s.Result == pipeline.ResultSkip {
 			s.Kind = pipeline.KindSkip
@@ -208,7 +247,14 @@ func argoSteps(run *pipeline.Run, nodes wfv1.Nodes, wfName string) ([]pipeline.S
 				}
 			}
 		}
-		if len(n.ResourcesDuration) > 0 {
+		// Only pods carry their own usage. The controller gives every
+		// other finished node, Container and Suspend included, the sum of
+		// the pods below it by children (UpdateResourceDurations in
+		// util/resource/updater.go: "pods ... are the only node that
+		// should contribute"), and those children can be the next tasks.
+		// A container set's usage is on its pod node, none on its
+		// Container nodes.
+		if n.Type == wfv1.NodeTypePod && len(n.ResourcesDuration) > 0 {
 			s.Resources = make(map[string]float64, len(n.ResourcesDuration))
 			for r, d := range n.ResourcesDuration {
 				if d < 0 {
@@ -256,40 +302,91 @@ func argoSteps(run *pipeline.Run, nodes wfv1.Nodes, wfName string) ([]pipeline.S
 }
 
 // argoHookedNodes returns the IDs of exit handlers and lifecycle hooks and
-// of every node below them (by children and by boundaryID).
+// of the nodes inside them. A node is inside a hook when its boundaryID
+// chain reaches a hook node, as the controller itself decides what is part
+// of an exit handler (NodeStatus.IsPartOfExitHandler): a hook template's
+// nodes have the hook node (or a node inside it) as boundaryID.
+//
+// Children are not followed: the controller links the step after a
+// retried step under the Retry node's last child (getOutboundNodes in
+// operator.go), which is the step's ".onExit" hook when it has one, so the
+// rest of the pipeline can be "below" a hook by children while its
+// boundaryID is the pipeline's template. The one child taken is a hook's
+// own attempt: a hook template with a retryStrategy makes the hook node a
+// Retry node whose attempts ("<hook>(N)") get the hook's boundaryID, not
+// the hook node; v3.7.12 flags them hooked, older versions by name only.
+//
+// Each node's answer is memoized along its boundaryID chain, so the walk
+// is linear in the number of nodes.
 func argoHookedNodes(nodes wfv1.Nodes, wfName string) map[string]bool {
-	hooked := map[string]bool{}
-	var queue []string
+	const (
+		unknown uint8 = iota
+		visiting
+		inHook
+		outside
+	)
+	state := make(map[string]uint8, len(nodes))
 	for id, n := range nodes {
-		if isArgoHook(n, wfName) {
+		if !isArgoHook(n, wfName) {
+			continue
+		}
+		state[id] = inHook
+		if n.Type == wfv1.NodeTypeRetry {
+			for _, c := range n.Children {
+				if cn, ok := nodes[c]; ok && strings.HasPrefix(cn.Name, n.Name+"(") {
+					state[c] = inHook
+				}
+			}
+		}
+	}
+	var path []string
+	for id := range nodes {
+		path = path[:0]
+		cur, result := id, outside
+		for {
+			if st := state[cur]; st == inHook || st == outside {
+				result = st
+				break
+			} else if st == visiting {
+				break // a boundaryID cycle: outside any hook
+			}
+			n, ok := nodes[cur]
+			if !ok {
+				break
+			}
+			state[cur] = visiting
+			path = append(path, cur)
+			if n.BoundaryID == "" {
+				break
+			}
+			cur = n.BoundaryID
+		}
+		for _, p := range path {
+			state[p] = result
+		}
+	}
+	hooked := map[string]bool{}
+	for id, st := range state {
+		if _, ok := nodes[id]; ok && st == inHook {
 			hooked[id] = true
-			queue = append(queue, id)
-		}
-	}
-	if len(queue) == 0 {
-		return hooked
-	}
-	for len(queue) > 0 {
-		id := queue[0]
-		queue = queue[1:]
-		for _, c := range nodes[id].Children {
-			if !hooked[c] {
-				hooked[c] = true
-				queue = append(queue, c)
-			}
-		}
-	}
-	// Nodes inside a hook's template boundary, even if not linked as children.
-	for changed := true; changed; {
-		changed = false
-		for id, n := range nodes {
-			if !hooked[id] && n.BoundaryID != "" && hooked[n.BoundaryID] {
-				hooked[id] = true
-				changed = true
-			}
 		}
 	}
 	return hooked
+}
+
+// argoDaemonDone says whether n is a daemon step whose scope is over: a
+// daemoned node still Running, with a finishedAt, whose boundary node (its
+// steps or DAG template) has completed, or in a run that has finished. See
+// the comment at its use in argoSteps.
+func argoDaemonDone(run *pipeline.Run, nodes wfv1.Nodes, n wfv1.NodeStatus) bool {
+	if !n.IsDaemoned() || n.Phase != wfv1.NodeRunning || n.FinishedAt.IsZero() {
+		return false
+	}
+	if run.Result != pipeline.ResultNone {
+		return true
+	}
+	b, ok := nodes[n.BoundaryID]
+	return ok && n.BoundaryID != "" && b.Phase.Completed()
 }
 
 func isArgoHook(n wfv1.NodeStatus, wfName string) bool {
@@ -317,31 +414,6 @@ func argoPipeline(wf *wfv1.Workflow) string {
 		return wf.Spec.WorkflowTemplateRef.Name
 	}
 	return engine.PipelineFromGenerateName(wf.GenerateName, wf.Name)
-}
-
-// Result maps an Argo node or workflow phase, and its message, to a Result.
-// Argo has no timeout or cancellation phases: those are Failed (or Error)
-// with a message saying a deadline was exceeded or the workflow was stopped.
-func Result(phase, message string) pipeline.Result {
-	switch wfv1.NodePhase(phase) {
-	case wfv1.NodeSucceeded:
-		return pipeline.ResultSuccess
-	case wfv1.NodeSkipped, wfv1.NodeOmitted:
-		return pipeline.ResultSkip
-	case wfv1.NodeFailed, wfv1.NodeError:
-		m := strings.ToLower(message)
-		switch {
-		case strings.Contains(m, "stopped with strategy"), strings.Contains(m, "workflow shutdown"):
-			return pipeline.ResultCancellation
-		case strings.Contains(m, "deadline"), strings.Contains(m, "max duration limit exceeded"), strings.Contains(m, "timed out"), strings.Contains(m, "timeout"):
-			return pipeline.ResultTimeout
-		}
-		if wfv1.NodePhase(phase) == wfv1.NodeError {
-			return pipeline.ResultError
-		}
-		return pipeline.ResultFailure
-	}
-	return pipeline.ResultNone
 }
 
 func sortedKeys(m map[string]bool) []string {

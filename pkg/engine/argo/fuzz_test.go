@@ -25,6 +25,8 @@ import (
 func FuzzDecodeArgo(f *testing.F) {
 	f.Add(example.Workflow)
 	files, _ := filepath.Glob("../../../testdata/argo/*.yaml")
+	more, _ := filepath.Glob("../../../testdata/argo/*/*.yaml")
+	files = append(files, more...)
 	for _, p := range files {
 		b, err := os.ReadFile(p)
 		if err != nil {

@@ -12,7 +12,9 @@
 //
 // The input is one object, a multi-document YAML stream or a List, as
 // `kubectl get pipelinerun,taskrun -o yaml` prints it, in tekton.dev/v1 or
-// v1beta1 (whose status.taskRuns embeds the TaskRun statuses).
+// v1beta1 (whose status.taskRuns embeds the TaskRun statuses). A TaskRun
+// created on its own (no tekton.dev/pipelineRun label, no PipelineRun
+// owner), given without a PipelineRun, is read as a run of one task.
 //
 // The objects are decoded into small private types holding the fields
 // step-metrics reads, not into tektoncd/pipeline's: that module pulls ~470

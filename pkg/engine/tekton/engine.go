@@ -22,7 +22,8 @@ func (Engine) Name() string { return Name }
 func (Engine) Detect(data []byte) bool { return detect(data) }
 
 // Read decodes a PipelineRun and its TaskRuns (one object, a
-// multi-document stream or a List) into a run. opts.Status is
+// multi-document stream or a List) into a run; without a PipelineRun, a
+// TaskRun that belongs to none is a run of one task. opts.Status is
 // $(tasks.status) (None or empty: from the TaskRuns); opts.Self is
 // $(context.taskRun.name), step-metrics' own finally TaskRun, left out of
 // the steps, the outcome and the duration.

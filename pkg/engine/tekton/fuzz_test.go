@@ -20,7 +20,7 @@ import (
 // panics, no duration is negative, errors and warnings are one line, and
 // the exposition parses back.
 func FuzzDecodeTekton(f *testing.F) {
-	for _, pattern := range []string{"../../../testdata/tekton/*.yaml", "../../../testdata/tekton/generated/*.yaml"} {
+	for _, pattern := range []string{"../../../testdata/tekton/*.yaml", "../../../testdata/tekton/generated/*.yaml", "../../../testdata/tekton/controller/*.yaml"} {
 		files, _ := filepath.Glob(pattern)
 		for _, p := range files {
 			b, err := os.ReadFile(p)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -130,6 +131,7 @@ func fromObjects(tr *objects, opts options) *pipeline.Run {
 	b.steps()
 	b.outcome()
 	pipeline.SortSteps(run.Steps)
+	assignStages(run)
 	sort.Slice(run.Retries, func(i, j int) bool { return run.Retries[i].ID < run.Retries[j].ID })
 	for i, w := range run.Warnings {
 		// Names come from the input: keep every warning one line.
@@ -285,7 +287,7 @@ func (b *tektonBuilder) steps() {
 		case !c.done():
 			b.unfinished = append(b.unfinished, task)
 		case c.Status == "False" && c.Reason != "FailureIgnored":
-			b.failed = append(b.failed, &tektonOutcome{task: task, reason: c.phase(), result: c.result(), end: t.Status.CompletionTime.Time})
+			b.failed = append(b.failed, &tektonOutcome{task: task, reason: c.phase(), result: t.result(), end: t.Status.CompletionTime.Time})
 		}
 		if c.done() && t.Status.CompletionTime.After(b.lastEnd) {
 			b.lastEnd = t.Status.CompletionTime.Time
@@ -328,6 +330,37 @@ func (b *tektonBuilder) steps() {
 	}
 }
 
+// result is the outcome of a TaskRun's current attempt: its condition's,
+// except that a TaskRun its PipelineRun cancelled because the pipeline's
+// timeout ran out timed out (Tekton counts it so: isCancelledForTimeOut in
+// pkg/reconciler/pipelinerun/resources/pipelinerunresolution.go).
+func (t *taskRun) result() pipeline.Result {
+	c := succeeded(t.Status.Conditions)
+	r := c.result()
+	if r == pipeline.ResultCancellation && c.Reason == "TaskRunCancelled" && t.Spec.StatusMessage == taskRunCancelledByPipelineTimeoutMsg {
+		return pipeline.ResultTimeout
+	}
+	return r
+}
+
+// currentSteps are the step containers of a TaskRun's current attempt.
+// Tekton's retryTaskRun (pkg/reconciler/taskrun/taskrun.go) archives the
+// status in retriesStatus and clears startTime, completionTime, podName and
+// results, but keeps status.steps; the next attempt's pod replaces them only
+// once it reports container statuses (setTaskRunStatusBasedOnStepStatus,
+// pkg/pod/status.go). So, for a retried TaskRun, steps are the previous
+// attempt's, not the current one's, while the current attempt has no pod
+// (podName empty) or they equal the last retriesStatus entry's.
+func (t *taskRun) currentSteps() []stepState {
+	st := &t.Status
+	if n := len(st.RetriesStatus); n > 0 && len(st.Steps) > 0 {
+		if st.PodName == "" || reflect.DeepEqual(st.Steps, st.RetriesStatus[n-1].Steps) {
+			return nil
+		}
+	}
+	return st.Steps
+}
+
 // taskRun adds the steps of one TaskRun: one per attempt (earlier ones from
 // retriesStatus), each followed by its step containers, and a Retry if it
 // was retried.
@@ -350,6 +383,11 @@ func (b *tektonBuilder) taskRun(t *taskRun, task, tmpl string) {
 		c := succeeded(st.Conditions)
 		s.Phase = c.phase()
 		s.Result = c.result()
+		containers := st.Steps
+		if st == &t.Status {
+			s.Result = t.result()
+			containers = t.currentSteps()
+		}
 		s.Start = st.StartTime.Time
 		if c.done() {
 			s.End = st.CompletionTime.Time
@@ -357,15 +395,20 @@ func (b *tektonBuilder) taskRun(t *taskRun, task, tmpl string) {
 		b.finish(&s)
 		s.Outputs = tektonOutputs(st)
 		b.run.Steps = append(b.run.Steps, s)
-		for _, ss := range st.Steps {
-			b.run.Steps = append(b.run.Steps, b.container(s, ss, c.done()))
+		for _, ss := range containers {
+			cs := b.container(s, ss, c.done())
+			if s.Result == pipeline.ResultTimeout && cs.Result == pipeline.ResultCancellation {
+				// Killed by the timeout that cancelled the TaskRun.
+				cs.Result = pipeline.ResultTimeout
+			}
+			b.run.Steps = append(b.run.Steps, cs)
 		}
 	}
 	if retried {
 		c := succeeded(t.Status.Conditions)
 		b.run.Retries = append(b.run.Retries, pipeline.Retry{
 			ID: t.Name, Name: task, Template: tmpl, Attempts: len(attempts),
-			Phase: c.phase(), Result: c.result(),
+			Phase: c.phase(), Result: t.result(),
 		})
 	}
 }
@@ -390,7 +433,7 @@ func (b *tektonBuilder) container(attempt pipeline.Step, ss stepState, taskDone 
 	}
 	s := pipeline.Step{
 		ID: attempt.ID + "/" + cname, Name: attempt.Name + "/" + name, Template: attempt.Template,
-		Type: "Step", Kind: pipeline.KindWork, Attempt: attempt.Attempt, RetryID: attempt.RetryID,
+		Type: "Step", Kind: pipeline.KindWork, Attempt: attempt.Attempt, RetryID: attempt.RetryID, Parent: attempt.ID,
 	}
 	switch {
 	case ss.Terminated != nil:
@@ -531,10 +574,16 @@ func (b *tektonBuilder) outcome() {
 	case statusGiven:
 		run.Phase = b.opts.Status
 		run.Result = statusResult
-		// Failed says a task failed; the TaskRuns say whether it timed
-		// out, was cancelled or could not run (as Argo's messages do).
-		if run.Result == pipeline.ResultFailure && derived != nil && derived.result != pipeline.ResultSuccess && derived.result != pipeline.ResultNone {
-			run.Result = derived.result
+		// Failed says every DAG task is done and one failed (Tekton's
+		// GetPipelineTaskStatus); the earliest failed TaskRun says whether
+		// it timed out, was cancelled or could not run (as Argo's messages
+		// do). $(tasks.status) itself says all are done, so neither a
+		// pipelineSpec nor --task-run is needed; the TaskRuns still running
+		// are finally tasks.
+		if run.Result == pipeline.ResultFailure && !b.run.StepsUnavailable && len(b.missing) == 0 {
+			if f := b.earliestFailure(); f != nil && f.result != pipeline.ResultSuccess && f.result != pipeline.ResultNone {
+				run.Result = f.result
+			}
 		}
 		run.End = b.lastEnd
 	case cond != nil && (cond.Reason == "CancelledRunningFinally" || cond.Reason == "StoppedRunningFinally"):
@@ -598,18 +647,8 @@ func (b *tektonBuilder) derive(cond *condition) (*tektonOutcome, string) {
 		// no task is still to come.
 		return nil, "its status has no pipelineSpec to tell whether every task has run (pass $(tasks.status) with --status, or our own TaskRun with --task-run)"
 	}
-	if len(b.failed) > 0 {
-		sort.SliceStable(b.failed, func(i, j int) bool {
-			a, c := b.failed[i], b.failed[j]
-			if !a.end.Equal(c.end) {
-				if a.end.IsZero() || c.end.IsZero() {
-					return c.end.IsZero()
-				}
-				return a.end.Before(c.end)
-			}
-			return a.task < c.task
-		})
-		return b.failed[0], ""
+	if f := b.earliestFailure(); f != nil {
+		return f, ""
 	}
 	reason := tektonStatusSucceeded
 	for name := range b.skipped {
@@ -618,6 +657,25 @@ func (b *tektonBuilder) derive(cond *condition) (*tektonOutcome, string) {
 		}
 	}
 	return &tektonOutcome{reason: reason, result: pipeline.ResultSuccess}, ""
+}
+
+// earliestFailure is the failed non-finally TaskRun that ended first (by
+// task name on a tie; unknown ends last), or nil.
+func (b *tektonBuilder) earliestFailure() *tektonOutcome {
+	if len(b.failed) == 0 {
+		return nil
+	}
+	sort.SliceStable(b.failed, func(i, j int) bool {
+		a, c := b.failed[i], b.failed[j]
+		if !a.end.Equal(c.end) {
+			if a.end.IsZero() || c.end.IsZero() {
+				return c.end.IsZero()
+			}
+			return a.end.Before(c.end)
+		}
+		return a.task < c.task
+	})
+	return b.failed[0]
 }
 
 // tektonPipeline is the pipeline's stable name: the tekton.dev/pipeline

@@ -164,7 +164,17 @@ type taskRun struct {
 type taskRunSpec struct {
 	// TaskRef names the Task run, unless it is embedded.
 	TaskRef *ref `json:"taskRef,omitempty"`
+	// StatusMessage says why the TaskRun was cancelled, when its
+	// PipelineRun cancelled it (Tekton's TaskRunCancelledByPipelineMsg,
+	// TaskRunCancelledByPipelineTimeoutMsg).
+	StatusMessage string `json:"statusMessage,omitempty"`
 }
+
+// The spec.statusMessage the PipelineRun controller sets on the TaskRuns it
+// cancels because the pipeline's timeout ran out
+// (v1.TaskRunCancelledByPipelineTimeoutMsg; timeoutPipelineTasksForTaskNames
+// in pkg/reconciler/pipelinerun/timeout.go).
+const taskRunCancelledByPipelineTimeoutMsg = "TaskRun cancelled as the PipelineRun it belongs to has timed out."
 
 // taskRunStatus is the status of one attempt of a TaskRun.
 type taskRunStatus struct {
@@ -217,6 +227,9 @@ type stepTerminated struct {
 	// ExitCode is the step's exit code (Tekton records the real one even
 	// for onError: continue).
 	ExitCode int32 `json:"exitCode"`
+	// ContainerID tells one container run from another (a retry's pod
+	// has new containers).
+	ContainerID string `json:"containerID,omitempty"`
 	// Reason is the kubelet's (Completed, Error, OOMKilled) or Tekton's
 	// (TaskRunTimeout, TaskRunCancelled) reason.
 	Reason string `json:"reason,omitempty"`
@@ -289,8 +302,10 @@ func (d *tektonDoc) tektonKind(itemKind string) string {
 //
 // Decoding is lenient, as DecodeArgo's: unknown fields are ignored and a
 // field whose type does not match is skipped with a warning. Input that
-// holds no PipelineRun, or more than one, is an error whose message names
-// what is wrong, on one line.
+// holds no PipelineRun is read as a run of one task if exactly one of its
+// TaskRuns belongs to no PipelineRun (see standalone); otherwise it is an
+// error, as is more than one PipelineRun, whose message names what is
+// wrong, on one line.
 func decode(data []byte) (*objects, []string, error) {
 	run, warnings, err := decodeTekton(data)
 	if err != nil {
@@ -444,6 +459,9 @@ func (d *tektonDecoder) unmarshal(doc []byte, into any, where string) error {
 func (d *tektonDecoder) result() (*objects, []string, error) {
 	switch len(d.prs) {
 	case 0:
+		if run, w, ok, err := d.standalone(); ok {
+			return run, w, err
+		}
 		var found []string
 		if len(d.trs) > 0 {
 			found = append(found, fmt.Sprintf("%d TaskRun(s)", len(d.trs)))
@@ -516,6 +534,113 @@ func (d *tektonDecoder) result() (*objects, []string, error) {
 		w = append(w, fmt.Sprintf("ignored %d document(s) of kind %s (neither PipelineRun nor TaskRun)", d.other[k], engine.Truncate(k, 60)))
 	}
 	return run, w, nil
+}
+
+// inPipelineRun says whether a TaskRun was created by a PipelineRun: the
+// PipelineRun controller labels its TaskRuns with tekton.dev/pipelineRun
+// and tekton.dev/pipelineTask and makes the PipelineRun their controller
+// owner (createChildResourceLabels, createTaskRun in
+// pkg/reconciler/pipelinerun/pipelinerun.go).
+func (t *taskRun) inPipelineRun() bool {
+	if t.Labels[tektonLabelPipelineRun] != "" || t.Labels[tektonLabelPipelineTask] != "" {
+		return true
+	}
+	for _, o := range t.OwnerReferences {
+		if o.Kind == kindPipelineRun {
+			return true
+		}
+	}
+	return false
+}
+
+// standalone reads input without a PipelineRun whose only named TaskRun
+// that belongs to no PipelineRun (a TaskRun created on its own) as a run of
+// one task: a PipelineRun is made from it (its name, namespace, UID,
+// labels, annotations, condition and times; the first attempt's start),
+// with one pipeline task named after its Task (see standalonePipeline),
+// the TaskRun its child. TaskRuns of PipelineRuns that are not given are
+// ignored with a warning. ok is false when there is no such TaskRun;
+// several are an error.
+func (d *tektonDecoder) standalone() (*objects, []string, bool, error) {
+	var alone []taskRun
+	seen := map[string]bool{}
+	unnamed, foreign, dup := 0, 0, 0
+	for _, tr := range d.trs {
+		switch {
+		case tr.Name == "":
+			unnamed++
+		case seen[tr.Name]:
+			dup++
+		case tr.inPipelineRun():
+			seen[tr.Name] = true
+			foreign++
+		default:
+			seen[tr.Name] = true
+			alone = append(alone, tr)
+		}
+	}
+	switch len(alone) {
+	case 0:
+		return nil, nil, false, nil
+	case 1:
+	default:
+		names := make([]string, 0, len(alone))
+		for _, tr := range alone {
+			names = append(names, tr.Name)
+		}
+		return nil, nil, true, fmt.Errorf("decode tekton: no PipelineRun in the input, and %d TaskRuns that belong to no PipelineRun (%s); pass one TaskRun, or a PipelineRun with its TaskRuns", len(alone), engine.Truncate(strings.Join(names, ", "), 200))
+	}
+	tr := alone[0]
+	pipe := standalonePipeline(&tr)
+	start := tr.Status.StartTime
+	if len(tr.Status.RetriesStatus) > 0 && !tr.Status.RetriesStatus[0].StartTime.IsZero() {
+		start = tr.Status.RetriesStatus[0].StartTime
+	}
+	pr := pipelineRun{
+		TypeMeta: tr.TypeMeta,
+		ObjectMeta: metav1.ObjectMeta{
+			Name: tr.Name, GenerateName: tr.GenerateName, Namespace: tr.Namespace, UID: tr.UID,
+			Labels: tr.Labels, Annotations: tr.Annotations,
+		},
+		Spec: pipelineRunSpec{PipelineRef: &ref{Name: pipe}},
+		Status: pipelineRunStatus{
+			Conditions:      tr.Status.Conditions,
+			StartTime:       start,
+			CompletionTime:  tr.Status.CompletionTime,
+			ChildReferences: []childReference{{APIVersion: tr.APIVersion, Kind: kindTaskRun, Name: tr.Name, PipelineTaskName: pipe}},
+			PipelineSpec:    &pipelineSpec{Tasks: []pipelineTask{{Name: pipe, TaskRef: &ref{Name: pipe}}}},
+		},
+	}
+	w := d.warnings
+	if unnamed > 0 {
+		w = append(w, fmt.Sprintf("ignored %d TaskRun(s) without metadata.name", unnamed))
+	}
+	if foreign > 0 {
+		w = append(w, fmt.Sprintf("ignored %d TaskRun(s) that belong to a PipelineRun not in the input; read TaskRun %s, which belongs to none, as a run of its own", foreign, tr.Name))
+	}
+	if dup > 0 {
+		w = append(w, fmt.Sprintf("ignored %d TaskRun(s) given twice", dup))
+	}
+	for _, k := range sortedCountKeys(d.other) {
+		w = append(w, fmt.Sprintf("ignored %d document(s) of kind %s (neither PipelineRun nor TaskRun)", d.other[k], engine.Truncate(k, 60)))
+	}
+	return &objects{PipelineRun: pr, TaskRuns: []taskRun{tr}}, w, true, nil
+}
+
+// standalonePipeline is the pipeline name of a TaskRun read on its own:
+// its Task's (the tekton.dev/task or tekton.dev/clusterTask label, which
+// Tekton sets from the resolved Task, unless it is the TaskRun's own name;
+// else taskRef.name), else its generateName stem, else its name.
+func standalonePipeline(tr *taskRun) string {
+	for _, l := range []string{tektonLabelTask, tektonLabelClusterTask} {
+		if v := tr.Labels[l]; v != "" && v != tr.Name {
+			return v
+		}
+	}
+	if tr.Spec.TaskRef != nil && tr.Spec.TaskRef.Name != "" {
+		return tr.Spec.TaskRef.Name
+	}
+	return engine.PipelineFromGenerateName(tr.GenerateName, tr.Name)
 }
 
 // detect reports whether data looks like Tekton input for decode

@@ -1,0 +1,95 @@
+package metrics
+
+import (
+	"sort"
+	"time"
+
+	"github.com/step-metrics/step-metrics/pkg/pipeline"
+	"github.com/step-metrics/step-metrics/pkg/schema"
+)
+
+// stageAgg is what one stage of a run adds up to.
+type stageAgg struct {
+	counts map[pipeline.Result]int
+	// first and last are the earliest start and the latest end of its
+	// items; open counts items (not skipped) still without an end.
+	first, last time.Time
+	open        int
+	timed       int
+	itemSecs    float64
+	retries     int
+	res         map[string]float64
+}
+
+// perStage adds the stage families: one set of series per stage (a task
+// or step, with all items of its fan-out and all their attempts), in every
+// step mode, since a run has few stages however wide its fan-outs.
+func perStage(b *builder, rl labels, run *pipeline.Run) {
+	aggs := map[string]*stageAgg{}
+	get := func(name string) *stageAgg {
+		a := aggs[name]
+		if a == nil {
+			a = &stageAgg{counts: map[pipeline.Result]int{}, res: map[string]float64{}}
+			aggs[name] = a
+		}
+		return a
+	}
+	for i := range run.Steps {
+		s := &run.Steps[i]
+		a := get(s.StageName())
+		if s.Result != pipeline.ResultNone && s.Parent == "" {
+			a.counts[s.Result]++
+		}
+		for r, v := range s.Resources {
+			a.res[r] += v
+		}
+		if s.Parent != "" || s.Kind == pipeline.KindSkip {
+			// A part (a container of a TaskRun or a container set) is
+			// counted by its parent; a skipped item takes no time.
+			continue
+		}
+		if !s.Finished {
+			a.open++
+			continue
+		}
+		a.timed++
+		a.itemSecs += s.Duration.Seconds()
+		if start := s.End.Add(-s.Duration); a.first.IsZero() || start.Before(a.first) {
+			a.first = start
+		}
+		if a.last.IsZero() || s.End.After(a.last) {
+			a.last = s.End
+		}
+	}
+	for i := range run.Retries {
+		r := &run.Retries[i]
+		get(r.StageName()).retries += r.Retries()
+	}
+	names := make([]string, 0, len(aggs))
+	for n := range aggs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		a := aggs[n]
+		sl := b.with(rl, schema.LabelStage, n)
+		for _, r := range pipeline.Results {
+			if a.counts[r] > 0 {
+				b.gauge(schema.StageItems, b.with(sl, schema.LabelResult, string(r)), float64(a.counts[r]))
+			}
+		}
+		if a.timed > 0 {
+			b.gauge(schema.StageItemSeconds, sl, a.itemSecs)
+			if a.open == 0 {
+				d, _ := pipeline.Span(a.first, a.last)
+				b.gauge(schema.StageDuration, sl, d.Seconds())
+			}
+		}
+		if a.retries > 0 {
+			b.gauge(schema.StageRetries, sl, float64(a.retries))
+		}
+		for _, r := range sortedFloatKeys(a.res) {
+			b.gauge(schema.StageResources, b.with(sl, schema.LabelResource, r), a.res[r])
+		}
+	}
+}
