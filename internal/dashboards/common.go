@@ -86,8 +86,16 @@ func runVar() cog.Builder[dashboard.VariableModel] {
 
 func stepVar(selector string) cog.Builder[dashboard.VariableModel] {
 	return dashboard.NewQueryVariableBuilder("step").Label("Step").
-		Description("Steps (stages) of the pipeline: the display name of each step; all attempts of a retried step share it.").
+		Description("Steps of the pipeline: the display name of each step (each fan-out item its own); all attempts of a retried step share it.").
 		Query(str("label_values(" + selector + ", " + lStep + ")")).Datasource(ds).
+		Refresh(dashboard.VariableRefreshOnTimeRangeChanged).Sort(dashboard.VariableSortAlphabeticalAsc).
+		Multi(true).IncludeAll(true).AllValue(".*")
+}
+
+func stageVar(selector string) cog.Builder[dashboard.VariableModel] {
+	return dashboard.NewQueryVariableBuilder("stage").Label("Stage").
+		Description("Stages of the pipeline: a step's name, or the name shared by all the items of a fan-out (train for train(0:lr-0.01), train(1:lr-0.001)...); listed once they have finished in a run.").
+		Query(str("label_values(" + selector + ", " + lStage + ")")).Datasource(ds).
 		Refresh(dashboard.VariableRefreshOnTimeRangeChanged).Sort(dashboard.VariableSortAlphabeticalAsc).
 		Multi(true).IncludeAll(true).AllValue(".*")
 }

@@ -100,7 +100,7 @@ func TestDashboardConventions(t *testing.T) {
 	uids := map[string]bool{OverviewUID: true, StagesUID: true, MLUID: true}
 	wantVars := map[string][]string{
 		OverviewUID: {"datasource", "namespace", "pipeline", "window", "argo_url"},
-		StagesUID:   {"datasource", "namespace", "pipeline", "run", "step", "argo_url"},
+		StagesUID:   {"datasource", "namespace", "pipeline", "run", "stage", "argo_url"},
 		MLUID:       {"datasource", "namespace", "pipeline", "step", "metric", "run", "argo_url"},
 	}
 	panels, targets := 0, 0
@@ -243,7 +243,7 @@ func contains(s []string, x string) bool {
 func staticBinding(d *gDashboard) *binding {
 	b := newBinding(d)
 	for name, val := range map[string]string{"datasource": "prom", "namespace": "ml", "pipeline": "train-pipeline",
-		"run": "5f0c6b8e-2d41-4a7b-9c1e-8a3f2b6d9e10", "step": "train(0:lr-0.01)", "metric": "pipeline_custom_accuracy",
+		"run": "5f0c6b8e-2d41-4a7b-9c1e-8a3f2b6d9e10", "step": "train(0:lr-0.01)", "stage": "train", "metric": "pipeline_custom_accuracy",
 		"window": "86400", "argo_url": DefaultArgoURL} {
 		b.values[name] = []string{val}
 	}

@@ -248,28 +248,31 @@ func (e *e2e) scenarios(d *gDashboard) []scenario {
 			{name: "ml-train", values: v2, texts: t2, checks: e.overviewOneChecks()},
 		}
 	case StagesUID:
-		v1, t1 := common(map[string][]string{"namespace": {all}, "pipeline": {"ml-train"}, "step": {all}, "run": {ml2.uid}},
+		v1, t1 := common(map[string][]string{"namespace": {all}, "pipeline": {"ml-train"}, "stage": {all}, "run": {ml2.uid}},
 			map[string]string{"run": ml2.name})
-		v2, t2 := common(map[string][]string{"namespace": {"ml"}, "pipeline": {"ml-train"}, "step": {trainSteps[0], "approve"}, "run": {mlFailed.uid}},
+		v2, t2 := common(map[string][]string{"namespace": {"ml"}, "pipeline": {"ml-train"}, "stage": {"train", "approve"}, "run": {mlFailed.uid}},
 			map[string]string{"run": mlFailed.name})
 		fan := e.run("batch-fanout", 1)
-		v3, t3 := common(map[string][]string{"namespace": {"data"}, "pipeline": {"batch-fanout"}, "step": {all}, "run": {fan.uid}},
+		v3, t3 := common(map[string][]string{"namespace": {"data"}, "pipeline": {"batch-fanout"}, "stage": {all}, "run": {fan.uid}},
 			map[string]string{"run": fan.name})
 		noTemplates := map[string]string{"Templates/A": "ml-train is pushed per step", "Templates/B": "", "Templates/C": "", "Templates/D": "", "Templates/E": ""}
 		one := map[string]string{
-			"Stage breakdown of the run/B":    "the failed run omitted approve: no waiting",
-			"Steps of the run/C":              "no suspend step ran in the failed run",
-			"Failures and retries by stage/C": "no run failed at train(0:lr-0.01) or approve (the failed run failed at evaluate)",
+			"Steps of the run/C":                     "no suspend step ran in the failed run",
+			"Items, failures and retries by stage/D": "no run failed at train or approve (the failed run failed at evaluate)",
 		}
 		for k, v := range noTemplates {
 			one[k] = v
 		}
+		// --steps template pushes no step series, but the stage families.
+		const items = "Items, failures and retries by stage/"
 		return []scenario{
 			{name: "ml-train", values: v1, texts: t1, mayBeEmpty: noTemplates, checks: e.stagesChecks()},
 			{name: "ml-train-failed-run", values: v2, texts: t2, mayBeEmpty: one, checks: e.stagesFailedRunChecks()},
-			{name: "batch-fanout-templates", values: v3, texts: t3, onlyErrors: true, noOptions: map[string]bool{"step": true},
-				mustHave: []string{"Templates/A", "Templates/B", "Templates/C", "Templates/D", "Templates/E", "Result/A", "Duration/A", "Resources per run/A"},
-				checks:   e.templateChecks()},
+			{name: "batch-fanout-templates", values: v3, texts: t3, onlyErrors: true,
+				mustHave: []string{"Templates/A", "Templates/B", "Templates/C", "Templates/D", "Templates/E", "Result/A", "Duration/A", "Resources per run/A",
+					"Stage wall time, one point per run/A", "Slowest stages/A", "Slowest stages/B", "Slowest stages/C", "Slowest stages/D", "Slowest stages/E",
+					"Stage breakdown of the run/A", "Stage breakdown of the run/B", items + "A", items + "B", items + "C", "Failed items by stage/A", "CPU by stage/A"},
+				checks: e.templateChecks()},
 		}
 	case MLUID:
 		v1, t1 := common(map[string][]string{"namespace": {all}, "pipeline": {all}, "step": {all}, "metric": {all}, "run": {ml2.uid}},
@@ -698,14 +701,18 @@ func (e *e2e) variableCheck(uid, scenario, name string) func(t *testing.T, vals,
 				t.Errorf("run options %v: want only %v", vals, want)
 			}
 		}
-	case name == "step" && uid == StagesUID && scenario != "batch-fanout-templates":
+	case name == "stage" && uid == StagesUID:
+		// The stages that finished in a run: a fan-out's items are one.
 		return func(t *testing.T, vals, _ []string) {
-			want := append([]string{"fetch-data", "preprocess", "evaluate", "approve", "register-model"}, trainSteps...)
+			want := []string{"fetch-data", "preprocess", "train", "evaluate", "approve", "register-model"}
+			if scenario == "batch-fanout-templates" {
+				want = []string{"prepare", "shard", "merge"}
+			}
 			sort.Strings(want)
 			got := append([]string(nil), vals...)
 			sort.Strings(got)
 			if strings.Join(got, ",") != strings.Join(want, ",") {
-				t.Errorf("step options %v, want %v", got, want)
+				t.Errorf("stage options %v, want %v", got, want)
 			}
 		}
 	case name == "metric":

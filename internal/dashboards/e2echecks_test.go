@@ -100,12 +100,12 @@ func (e *e2e) overviewChecks() checks {
 				if x.failed() {
 					for _, n := range x.nodes {
 						if n.phase == "Failed" && n.attempt < 0 {
-							want[x.name+"/"+n.stage] = float64(x.end.UnixMilli())
+							want[x.name+"/"+n.group+"/"+n.stage] = float64(x.end.UnixMilli())
 						}
 					}
 				}
 			}
-			wantValues(t, "failed runs (workflow/step -> end ms)", byLabel(r, "workflow", "step"), want)
+			wantValues(t, "failed runs (workflow/stage/step -> end ms)", byLabel(r, "workflow", "stage", "step"), want)
 		},
 		// Each run is counted once over the whole range, at its end time.
 		"Runs by result/A": func(t *testing.T, r *testenv.Result) {
@@ -178,60 +178,160 @@ func (e *e2e) overviewOneChecks() checks {
 	}
 }
 
-// stepSums returns, per stage, f summed over the attempts of the runs.
-func stepSums(runs []*synthRun, f func(n synthNode) float64) map[string]float64 {
-	out := map[string]float64{}
+// perStage collects, per pipeline stage, f of each run's stage values
+// (the runs where the stage has them), and reduces them with agg.
+func perStage(runs []*synthRun, f func(v *stageVals) (float64, bool), agg func([]float64) float64) map[string]float64 {
+	vals := map[string][]float64{}
 	for _, r := range runs {
-		for _, n := range r.nodes {
-			if n.typ == "Pod" {
-				out[n.stage] += f(n)
+		for st, v := range r.stageTotals() {
+			if x, ok := f(v); ok {
+				vals[st] = append(vals[st], x)
 			}
 		}
 	}
+	out := map[string]float64{}
+	for st, v := range vals {
+		out[st] = agg(v)
+	}
 	return out
+}
+
+func wallOf(v *stageVals) (float64, bool)     { return v.wall, v.hasWall }
+func itemSecsOf(v *stageVals) (float64, bool) { return v.itemSecs, v.hasWall }
+func sum(v []float64) (s float64) {
+	for _, x := range v {
+		s += x
+	}
+	return s
+}
+func maxOf(v []float64) float64   { return quantile(1, v) }
+func countOf(v []float64) float64 { return float64(len(v)) }
+func quantileOf(q float64) func([]float64) float64 {
+	return func(v []float64) float64 { return quantile(q, v) }
+}
+
+// itemsOf is a stage's items with a result in results (all when none).
+func itemsOf(results ...string) func(v *stageVals) (float64, bool) {
+	return func(v *stageVals) (float64, bool) {
+		if v == nil {
+			return 0, false
+		}
+		n := 0.0
+		for r, x := range v.items {
+			if len(results) == 0 || contains(results, r) {
+				n += x
+			}
+		}
+		return n, n > 0
+	}
+}
+
+var failedResultList = strings.Split(failedResults, "|")
+
+func retriesOf(v *stageVals) (float64, bool) { return v.retries, v.retries > 0 }
+
+// resourceOf is a stage's usage of the resources, scaled.
+func resourceOf(scale float64, names ...string) func(v *stageVals) (float64, bool) {
+	return func(v *stageVals) (float64, bool) {
+		x, ok := 0.0, false
+		for _, n := range names {
+			if r, has := v.res[n]; has {
+				x, ok = x+r*scale, true
+			}
+		}
+		return x, ok
+	}
+}
+
+// stageChecks are the checks of the stage panels over the runs of a
+// pipeline, from the synthetic runs' own stage values.
+func (e *e2e) stageChecks(runs []*synthRun, run *synthRun) checks {
+	const items = "Items, failures and retries by stage/"
+	one := func(f func(v *stageVals) (float64, bool)) map[string]float64 {
+		return perStage([]*synthRun{run}, f, sum)
+	}
+	return checks{
+		"Slowest stages/A": func(t *testing.T, r *testenv.Result) {
+			wantValues(t, "runs per stage", byLabel(r, "stage"), perStage(runs, wallOf, countOf))
+		},
+		"Slowest stages/B": func(t *testing.T, r *testenv.Result) {
+			wantValues(t, "wall time p50 per stage", byLabel(r, "stage"), perStage(runs, wallOf, quantileOf(0.5)))
+		},
+		"Slowest stages/C": func(t *testing.T, r *testenv.Result) {
+			wantValues(t, "wall time p90 per stage", byLabel(r, "stage"), perStage(runs, wallOf, quantileOf(0.9)))
+		},
+		"Slowest stages/D": func(t *testing.T, r *testenv.Result) {
+			wantValues(t, "longest wall time per stage", byLabel(r, "stage"), perStage(runs, wallOf, maxOf))
+		},
+		"Slowest stages/E": func(t *testing.T, r *testenv.Result) {
+			wantValues(t, "summed item time p50 per stage", byLabel(r, "stage"), perStage(runs, itemSecsOf, quantileOf(0.5)))
+		},
+		"Stage breakdown of the run/A": func(t *testing.T, r *testenv.Result) {
+			wantValues(t, "wall time of the run's stages", byLabel(r, "stage"), one(wallOf))
+		},
+		"Stage breakdown of the run/B": func(t *testing.T, r *testenv.Result) {
+			wantValues(t, "summed item time of the run's stages", byLabel(r, "stage"), one(itemSecsOf))
+		},
+		items + "A": func(t *testing.T, r *testenv.Result) {
+			wantValues(t, "items", byLabel(r, "stage"), perStage(runs, itemsOf(), sum))
+		},
+		items + "B": func(t *testing.T, r *testenv.Result) {
+			wantValues(t, "failed items", byLabel(r, "stage"), perStage(runs, itemsOf(failedResultList...), sum))
+		},
+		items + "C": func(t *testing.T, r *testenv.Result) {
+			wantValues(t, "retries", byLabel(r, "stage"), perStage(runs, retriesOf, sum))
+		},
+		"CPU by stage/A": func(t *testing.T, r *testenv.Result) {
+			wantValues(t, "CPU core-hours", byLabel(r, "stage"), perStage(runs, resourceOf(1.0/3600, "cpu"), sum))
+		},
+		"Memory by stage/A": func(t *testing.T, r *testenv.Result) {
+			wantValues(t, "memory GiB-hours", byLabel(r, "stage"), perStage(runs, resourceOf(100.0/1024/3600, "memory"), sum))
+		},
+		"GPU by stage/A": func(t *testing.T, r *testenv.Result) {
+			wantValues(t, "GPU-hours", byLabel(r, "stage"), perStage(runs, resourceOf(1.0/3600, "nvidia.com/gpu"), sum))
+		},
+		"Failed items by stage/A": func(t *testing.T, r *testenv.Result) {
+			for st := range perStage(runs, itemsOf(failedResultList...), sum) {
+				s := seriesWith(r, "stage", st)
+				if s == nil {
+					t.Errorf("no failed items of %s: %v", st, r.Series)
+					continue
+				}
+				var with []*synthRun
+				for _, x := range runs {
+					if n, ok := itemsOf(failedResultList...)(x.stageTotals()[st]); ok && n > 0 {
+						with = append(with, x)
+					}
+				}
+				e.wantRunPoints(t, "failed items of "+st, *s, with, func(x *synthRun) float64 {
+					n, _ := itemsOf(failedResultList...)(x.stageTotals()[st])
+					return n
+				})
+			}
+		},
+	}
 }
 
 func (e *e2e) stagesChecks() checks {
 	ml := e.pipelineRuns("ml-train")
 	run := ml[mlRetryRun]
-	perStep := func(f func([]float64) float64) map[string]float64 {
-		vals := map[string][]float64{}
-		for _, r := range ml {
-			for s, d := range r.byStep {
-				vals[s] = append(vals[s], d.Seconds())
+	c := e.stageChecks(ml, run)
+	more := checks{
+		"Stage wall time, one point per run/A": func(t *testing.T, r *testenv.Result) {
+			if len(r.Series) != 6 {
+				t.Errorf("%d series, want one per stage (6; a fan-out's items are one)", len(r.Series))
 			}
-		}
-		out := map[string]float64{}
-		for s, v := range vals {
-			out[s] = f(v)
-		}
-		return out
-	}
-	res := func(name string, scale float64) func(n synthNode) float64 {
-		return func(n synthNode) float64 { return float64(n.res[name]) * scale }
-	}
-	return checks{
-		"Stage duration, one point per run/A": func(t *testing.T, r *testenv.Result) {
-			for _, st := range []string{trainSteps[0], "evaluate"} {
-				s := seriesWith(r, "step", st)
+			for _, st := range []string{"train", "evaluate"} {
+				s := seriesWith(r, "stage", st)
 				if s == nil {
 					t.Errorf("no series for %s", st)
 					continue
 				}
-				e.wantRunPoints(t, st, *s, ml, func(x *synthRun) float64 { return x.byStep[st].Seconds() })
+				e.wantRunPoints(t, st, *s, ml, func(x *synthRun) float64 { return x.stageTotals()[st].wall })
 			}
 		},
-		"Slowest stages/A": func(t *testing.T, r *testenv.Result) {
-			wantValues(t, "runs per stage", byLabel(r, "step"), perStep(func(v []float64) float64 { return float64(len(v)) }))
-		},
-		"Slowest stages/B": func(t *testing.T, r *testenv.Result) {
-			wantValues(t, "p50 per stage", byLabel(r, "step"), perStep(func(v []float64) float64 { return quantile(0.5, v) }))
-		},
-		"Slowest stages/C": func(t *testing.T, r *testenv.Result) {
-			wantValues(t, "p90 per stage", byLabel(r, "step"), perStep(func(v []float64) float64 { return quantile(0.9, v) }))
-		},
 		"Stage p90 across runs/A": func(t *testing.T, r *testenv.Result) {
-			wantValues(t, "p90 per stage", byLabel(r, "step"), perStep(func(v []float64) float64 { return quantile(0.9, v) }))
+			wantValues(t, "p90 per stage", byLabel(r, "stage"), perStage(ml, wallOf, quantileOf(0.9)))
 			for i := 1; i < len(r.Series); i++ {
 				if r.Series[i].Value.V > r.Series[i-1].Value.V {
 					t.Errorf("not sorted slowest first: %v", r.Series)
@@ -249,16 +349,6 @@ func (e *e2e) stagesChecks() checks {
 		"Finished steps/A": func(t *testing.T, r *testenv.Result) {
 			single(t, "finished steps", r, float64(count1(run, "Pod")+count1(run, "Suspend")))
 		},
-		"Stage breakdown of the run/A": func(t *testing.T, r *testenv.Result) {
-			want := map[string]float64{}
-			for s, d := range run.byStep {
-				want[s] = d.Seconds()
-			}
-			wantValues(t, "breakdown", byLabel(r, "step"), want)
-		},
-		"Stage breakdown of the run/B": func(t *testing.T, r *testenv.Result) {
-			wantValues(t, "waiting", byLabel(r, "step"), map[string]float64{"approve": float64(100 + 30*mlRetryRun)})
-		},
 		"Steps of the run/B": func(t *testing.T, r *testenv.Result) {
 			want := map[string]float64{}
 			for _, n := range run.nodes {
@@ -267,50 +357,20 @@ func (e *e2e) stagesChecks() checks {
 					if n.attempt >= 0 {
 						a = fmt.Sprint(n.attempt)
 					}
-					want[n.stage+"/"+a+"/"+map[string]string{"Succeeded": "success", "Failed": "failure"}[n.phase]] = n.end.Sub(n.start).Seconds()
+					want[n.group+"/"+n.item+"/"+n.stage+"/"+a+"/"+nodeResult(n.phase)] = n.end.Sub(n.start).Seconds()
 				}
 			}
-			wantValues(t, "steps (step/attempt/result -> duration)", byLabel(r, "step", "attempt", "result"), want)
+			wantValues(t, "steps (stage/item/step/attempt/result -> duration)", byLabel(r, "stage", "item", "step", "attempt", "result"), want)
 		},
-		"Failures and retries by stage/A": func(t *testing.T, r *testenv.Result) {
-			wantValues(t, "failed attempts", byLabel(r, "step"), map[string]float64{trainSteps[0]: 1, "evaluate": 1})
-		},
-		"Failures and retries by stage/B": func(t *testing.T, r *testenv.Result) {
-			wantValues(t, "retries", byLabel(r, "step"), map[string]float64{trainSteps[0]: 1, trainSteps[1]: 0, trainSteps[2]: 0})
-		},
-		"Failures and retries by stage/C": func(t *testing.T, r *testenv.Result) {
-			wantValues(t, "runs failed at the stage", byLabel(r, "step"), map[string]float64{"evaluate": 1})
-		},
-		"Failed attempts by stage/A": func(t *testing.T, r *testenv.Result) {
-			if s := seriesWith(r, "step", trainSteps[0]); s == nil {
-				t.Errorf("no failed attempts of %s", trainSteps[0])
-			} else {
-				e.wantRunPoints(t, "failed attempts", *s, []*synthRun{run}, func(*synthRun) float64 { return 1 })
-			}
-		},
-		"CPU by stage/A": func(t *testing.T, r *testenv.Result) {
-			wantValues(t, "CPU core-hours", byLabel(r, "step"), stepSums(ml, res("cpu", 1.0/3600)))
-		},
-		"Memory by stage/A": func(t *testing.T, r *testenv.Result) {
-			wantValues(t, "memory GiB-hours", byLabel(r, "step"), stepSums(ml, res("memory", 100.0/1024/3600)))
-		},
-		"GPU by stage/A": func(t *testing.T, r *testenv.Result) {
-			want := stepSums(ml, res("nvidia.com/gpu", 1.0/3600))
-			for k, v := range want {
-				if v == 0 {
-					delete(want, k)
-				}
-			}
-			wantValues(t, "GPU-hours", byLabel(r, "step"), want)
+		"Items, failures and retries by stage/D": func(t *testing.T, r *testenv.Result) {
+			wantValues(t, "runs failed at the stage", byLabel(r, "stage"), map[string]float64{"evaluate": 1})
 		},
 		"Resources per run/C": func(t *testing.T, r *testenv.Result) {
 			if len(r.Series) != 1 {
 				t.Fatalf("%d series", len(r.Series))
 			}
 			e.wantRunPoints(t, "GPU-hours per run", r.Series[0], ml, func(x *synthRun) float64 {
-				return stepSums([]*synthRun{x}, res("nvidia.com/gpu", 1.0/3600))[trainSteps[0]] +
-					stepSums([]*synthRun{x}, res("nvidia.com/gpu", 1.0/3600))[trainSteps[1]] +
-					stepSums([]*synthRun{x}, res("nvidia.com/gpu", 1.0/3600))[trainSteps[2]]
+				return sum(mapValues(perStage([]*synthRun{x}, resourceOf(1.0/3600, "nvidia.com/gpu"), sum)))
 			})
 		},
 		"Waiting time per run/A": func(t *testing.T, r *testenv.Result) {
@@ -321,16 +381,28 @@ func (e *e2e) stagesChecks() checks {
 				return 0
 			})
 		},
-		"Waiting by suspend step, p50 across runs/A": func(t *testing.T, r *testenv.Result) {
+		"Waiting by suspend stage, p50 across runs/A": func(t *testing.T, r *testenv.Result) {
 			var waits []float64
 			for _, x := range ml {
 				if n := x.nodeOf("approve"); n.typ == "Suspend" {
 					waits = append(waits, n.end.Sub(n.start).Seconds())
 				}
 			}
-			wantValues(t, "waiting p50", byLabel(r, "step"), map[string]float64{"approve": quantile(0.5, waits)})
+			wantValues(t, "waiting p50", byLabel(r, "stage"), map[string]float64{"approve": quantile(0.5, waits)})
 		},
 	}
+	for k, v := range more {
+		c[k] = v
+	}
+	return c
+}
+
+func mapValues(m map[string]float64) []float64 {
+	var out []float64
+	for _, k := range sortedKeys(m) {
+		out = append(out, m[k])
+	}
+	return out
 }
 
 func count1(r *synthRun, typ string) (n int) {
@@ -344,16 +416,25 @@ func count1(r *synthRun, typ string) (n int) {
 
 func (e *e2e) stagesFailedRunChecks() checks {
 	run := e.pipelineRuns("ml-train")[mlFailedRun]
+	// The chosen stages: train and approve (omitted in this run).
+	train := run.stageTotals()["train"]
 	return checks{
 		"Result/A": func(t *testing.T, r *testenv.Result) {
 			wantValues(t, "result", byLabel(r, "workflow", "result"), map[string]float64{run.name + "/failure": 1})
 		},
 		"Stage breakdown of the run/A": func(t *testing.T, r *testenv.Result) {
-			wantValues(t, "breakdown", byLabel(r, "step"), map[string]float64{trainSteps[0]: run.byStep[trainSteps[0]].Seconds()})
+			wantValues(t, "breakdown", byLabel(r, "stage"), map[string]float64{"train": train.wall})
+		},
+		"Stage breakdown of the run/B": func(t *testing.T, r *testenv.Result) {
+			wantValues(t, "summed item time", byLabel(r, "stage"), map[string]float64{"train": train.itemSecs})
 		},
 		// Skipped steps are listed too, with their result.
 		"Steps of the run/D": func(t *testing.T, r *testenv.Result) {
-			wantValues(t, "steps", byLabel(r, "step", "result"), map[string]float64{trainSteps[0] + "/success": 1, "approve/skip": 1})
+			want := map[string]float64{"approve/skip": 1}
+			for _, s := range trainSteps {
+				want[s+"/success"] = 1
+			}
+			wantValues(t, "steps", byLabel(r, "step", "result"), want)
 		},
 	}
 }
@@ -361,7 +442,7 @@ func (e *e2e) stagesFailedRunChecks() checks {
 func (e *e2e) templateChecks() checks {
 	fan := e.pipelineRuns("batch-fanout")
 	steps := map[string]float64{}
-	sum := map[string]float64{}
+	total := map[string]float64{}
 	longest := map[string]float64{}
 	for _, r := range fan {
 		for _, n := range r.nodes {
@@ -370,17 +451,20 @@ func (e *e2e) templateChecks() checks {
 			}
 			d := n.end.Sub(n.start).Seconds()
 			steps[n.template]++
-			sum[n.template] += d
+			total[n.template] += d
 			if d > longest[n.template] {
 				longest[n.template] = d
 			}
 		}
 	}
 	mean := map[string]float64{}
-	for k := range sum {
-		mean[k] = sum[k] / steps[k]
+	for k := range total {
+		mean[k] = total[k] / steps[k]
 	}
-	return checks{
+	// The stage families are pushed in --steps template too: the 12-way
+	// fan-out is one stage, shard.
+	c := e.stageChecks(fan, e.run("batch-fanout", 1))
+	for k, v := range (checks{
 		"Templates/A": func(t *testing.T, r *testenv.Result) { wantValues(t, "steps", byLabel(r, "template"), steps) },
 		"Templates/B": func(t *testing.T, r *testenv.Result) { wantValues(t, "mean", byLabel(r, "template"), mean) },
 		"Templates/C": func(t *testing.T, r *testenv.Result) { wantValues(t, "longest", byLabel(r, "template"), longest) },
@@ -390,7 +474,17 @@ func (e *e2e) templateChecks() checks {
 		"Templates/E": func(t *testing.T, r *testenv.Result) {
 			wantValues(t, "retries", byLabel(r, "template"), map[string]float64{"shard": 1})
 		},
+		"Stage wall time, one point per run/A": func(t *testing.T, r *testenv.Result) {
+			s := seriesWith(r, "stage", "shard")
+			if s == nil {
+				t.Fatalf("no series for shard: %v", r.Series)
+			}
+			e.wantRunPoints(t, "shard", *s, fan, func(x *synthRun) float64 { return x.stageTotals()["shard"].wall })
+		},
+	}) {
+		c[k] = v
 	}
+	return c
 }
 
 func (e *e2e) mlChecks() checks {
@@ -496,10 +590,9 @@ func (e *e2e) rules(t *testing.T, rules []rule) {
 	ml := e.pipelineRuns("ml-train")
 	nightly := e.pipelineRuns("nightly-etl")
 	slow := ml[mlSlowRun]
-	wantSlow := map[string]float64{}
-	for _, s := range trainSteps {
-		wantSlow[slow.name+"/"+s] = slow.byStep[s].Seconds()
-	}
+	// The slow run's training fan-out is one stage, slow as a whole: one
+	// alert, with its wall time.
+	wantSlow := map[string]float64{slow.name + "/train": slow.stageTotals()["train"].wall}
 	want := map[string]func(t *testing.T, r *testenv.Result){
 		// The failed runs that ended in the last 6 hours: not nightly-etl's
 		// run of 20 hours ago, nor the failed fixtures of years ago.
@@ -508,7 +601,7 @@ func (e *e2e) rules(t *testing.T, rules []rule) {
 				ml[mlFailedRun].name + "/failure": 1, nightly[2].name + "/failure": 1})
 		},
 		"PipelineStageSlowerThanUsual": func(t *testing.T, r *testenv.Result) {
-			wantValues(t, "slow stages", byLabel(r, "workflow", "step"), wantSlow)
+			wantValues(t, "slow stages", byLabel(r, "workflow", "stage"), wantSlow)
 		},
 		"PipelineNoRecentSuccess": func(t *testing.T, r *testenv.Result) {
 			got := byLabel(r, "namespace", "pipeline")
@@ -544,7 +637,7 @@ func (e *e2e) rules(t *testing.T, rules []rule) {
 	// Prometheus evaluates the loaded rules itself: the same alerts fire
 	// (PipelineNoRecentSuccess waits its 15 minutes as pending).
 	wantStates := map[string]string{
-		"PipelineRunFailed/firing": "2", "PipelineStageSlowerThanUsual/firing": "3",
+		"PipelineRunFailed/firing": "2", "PipelineStageSlowerThanUsual/firing": "1",
 		"PushgatewayPushFailed/firing": "1", "PipelineNoRecentSuccess/pending": "1",
 	}
 	var got map[string]string

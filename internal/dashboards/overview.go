@@ -43,7 +43,7 @@ func Overview() (dashboard.Dashboard, error) {
 )
 or on (%[3]s)
 (1000 * max by (%[5]s) %[2]s)`, failedSteps, failedEnded, lRunID,
-		list(lNS, lPipeline, lWorkflow, lRunID, lStep, lResult), list(lNS, lPipeline, lWorkflow, lRunID))
+		list(lNS, lPipeline, lWorkflow, lRunID, lStage, lStep, lResult), list(lNS, lPipeline, lWorkflow, lRunID))
 
 	return dashboard.NewDashboardBuilder("Pipelines overview").
 		Uid(OverviewUID).
@@ -117,7 +117,7 @@ or on (%[3]s)
 			targets: qs(rangeQ("A", fmt.Sprintf("max by (%s) (%s)", by, and(perRun(by, lastAtEnd(duration)), inStep)), legendOf(lPipeline)+" ("+legendOf(lNS)+")"))})).
 		WithRow(row("Failed runs")).
 		WithPanel(tablePanel(spec{title: "Recent failed runs", unit: "short", w: 24, h: 9,
-			desc:    "Runs that ended in the time range with result failure, error or timeout, with the step that failed (a step whose attempts all failed; a retried step that finally succeeded is not listed). Click the workflow to open it in the Argo UI, the pipeline for the run's stages.",
+			desc:    "Runs that ended in the time range with result failure, error or timeout, with the step that failed and its stage (a step, or fan-out item, whose attempts all failed; a retried step that finally succeeded is not listed). Click the workflow to open it in the Argo UI, the pipeline for the run's stages.",
 			targets: qs(tableQ("A", recentFailed))},
 			[]column{{"A", "Ended", "dateTimeAsIso"}},
 			nil, map[string][]dashboard.DashboardLink{lWorkflow: links(argoRunLink()), lPipeline: links(stagesLink(true))}, "Ended", true, lRunID)).

@@ -15,7 +15,8 @@ import (
 //     are present;
 //   - every run is reduced to one value per stage by workflow_id (and node_id
 //     for attempts) before counting or taking percentiles, so nothing is
-//     counted twice;
+//     counted twice; a stage's values come from the pipeline_stage_*
+//     families, one series set per run and stage however wide its fan-out;
 //   - over time, a run is drawn at its end time: each run's last value is
 //     read once at the end of the range (@ end()) and shown only at the step
 //     whose interval holds its end timestamp.
@@ -35,8 +36,11 @@ var (
 	mStepDuration    = schema.StepDuration.Name
 	mStepWait        = schema.StepWait.Name
 	mStepStart       = schema.StepStartTimestamp.Name
-	mStepResources   = schema.StepResources.Name
-	mStepRetries     = schema.StepRetries.Name
+	mStageItems      = schema.StageItems.Name
+	mStageDuration   = schema.StageDuration.Name
+	mStageItemSecs   = schema.StageItemSeconds.Name
+	mStageRetries    = schema.StageRetries.Name
+	mStageResources  = schema.StageResources.Name
 	mTemplateSteps   = schema.TemplateSteps.Name
 	mTemplateDurSum  = schema.TemplateDuration.Name + "_sum"
 	mTemplateDurCnt  = schema.TemplateDuration.Name + "_count"
@@ -65,6 +69,8 @@ const (
 	lPipeline = schema.LabelPipeline
 	lWorkflow = schema.LabelWorkflow
 	lStep     = schema.LabelStep
+	lStage    = schema.LabelStage
+	lItem     = schema.LabelItem
 	lTemplate = schema.LabelTemplate
 	lNodeID   = schema.LabelNodeID
 	lNode     = schema.LabelNode
@@ -104,6 +110,7 @@ const (
 	mNS       = lNS + `=~"$namespace"`
 	mPipeline = lPipeline + `=~"$pipeline"`
 	mStep     = lStep + `=~"$step"`
+	mStage    = lStage + `=~"$stage"`
 	mRun      = lRunID + `="$run"`
 	mMetric   = `__name__=~"$metric"`
 )

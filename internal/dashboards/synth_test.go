@@ -27,7 +27,19 @@ type stage struct {
 	skipped        bool // Omitted: never ran
 	retry          bool // under a Retry node (retryStrategy)
 	parallel       bool // starts with the previous stage (a fan-out)
-	attempts       []attempt
+	// fanout and item: for an item of a withItems fan-out, the stage all
+	// its items share and the item's index (name is its display name,
+	// fanout(item:value)).
+	fanout, item string
+	attempts     []attempt
+}
+
+// group is the pipeline stage the step belongs to: its fan-out, or itself.
+func (s stage) group() string {
+	if s.fanout != "" {
+		return s.fanout
+	}
+	return s.name
 }
 
 type synthRun struct {
@@ -37,9 +49,8 @@ type synthRun struct {
 	steps                          string // --steps mode; "" for node
 	stages                         []stage
 	// Filled by layout.
-	start  time.Time
-	nodes  []synthNode
-	byStep map[string]time.Duration // stage name -> sum of attempts
+	start time.Time
+	nodes []synthNode
 }
 
 type synthNode struct {
@@ -47,8 +58,9 @@ type synthNode struct {
 	start, end                                                  time.Time
 	children                                                    []string
 	res                                                         map[string]int64
-	stage                                                       string
-	attempt                                                     int // -1 unless under a Retry node
+	stage                                                       string // the step's name (a Retry's attempts share it)
+	group, item                                                 string // its pipeline stage and fan-out item
+	attempt                                                     int    // -1 unless under a Retry node
 }
 
 func (r *synthRun) duration() time.Duration { return r.end.Sub(r.start) }
@@ -85,14 +97,13 @@ func (r *synthRun) layout() {
 	}
 	total := cursor + time.Second
 	r.start = r.end.Add(-total)
-	r.byStep = map[string]time.Duration{}
 	n := 0
 	id := func() string { n++; return fmt.Sprintf("%s-%d", r.name, 1000+n) }
 	for _, p := range ps {
 		s := p.s
 		if s.skipped {
 			r.nodes = append(r.nodes, synthNode{id: id(), name: r.name + "." + s.name, display: s.name, typ: "Skipped",
-				template: s.template, phase: "Omitted", stage: s.name, attempt: -1})
+				template: s.template, phase: "Omitted", stage: s.name, group: s.group(), item: s.item, attempt: -1})
 			continue
 		}
 		var kids []string
@@ -102,7 +113,7 @@ func (r *synthRun) layout() {
 				typ = "Suspend"
 			}
 			nd := synthNode{id: id(), name: r.name + "." + s.name, display: s.name, typ: typ, template: s.template,
-				phase: a.phase, msg: a.msg, metrics: a.metrics, start: r.start.Add(p.start[i]), end: r.start.Add(p.end[i]), stage: s.name, attempt: -1}
+				phase: a.phase, msg: a.msg, metrics: a.metrics, start: r.start.Add(p.start[i]), end: r.start.Add(p.end[i]), stage: s.name, group: s.group(), item: s.item, attempt: -1}
 			if s.retry {
 				nd.name = fmt.Sprintf("%s.%s(%d)", r.name, s.name, i)
 				nd.display = fmt.Sprintf("%s(%d)", s.name, i)
@@ -117,7 +128,6 @@ func (r *synthRun) layout() {
 					nd.res["nvidia.com/gpu"] = secs
 					nd.res["cpu"] = 4 * secs
 				}
-				r.byStep[s.name] += a.dur
 			}
 			kids = append(kids, nd.id)
 			r.nodes = append(r.nodes, nd)
@@ -125,7 +135,7 @@ func (r *synthRun) layout() {
 		if s.retry {
 			last := r.nodes[len(r.nodes)-1]
 			r.nodes = append(r.nodes, synthNode{id: id(), name: r.name + "." + s.name, display: s.name, typ: "Retry",
-				template: s.template, phase: last.phase, start: r.start.Add(p.start[0]), end: last.end, children: kids, stage: s.name, attempt: -1})
+				template: s.template, phase: last.phase, start: r.start.Add(p.start[0]), end: last.end, children: kids, stage: s.name, group: s.group(), item: s.item, attempt: -1})
 		}
 	}
 }
@@ -212,12 +222,14 @@ func sec(n int) time.Duration { return time.Duration(n) * time.Second }
 
 // The synthetic pipelines. ml-train: 8 runs 5 hours apart, the last ending
 // 25 minutes ago (fetch, preprocess, a 3-way hyper-parameter fan-out under
-// retryStrategy, evaluate, an approval, register; the steps publish custom
-// metrics); run 2 retries a training after an OOM kill, run 6 fails at
+// retryStrategy whose items train(0:...), train(1:...), train(2:...) are
+// one stage, train, evaluate, an approval, register; the steps publish
+// custom metrics); run 2 retries a training item after an OOM kill, run 6 fails at
 // evaluate (approve and register are omitted), run 7 trains three times
 // slower than usual. nightly-etl: a
 // success 30 hours ago, failures 20 and 3 hours ago. batch-fanout: two runs
-// of a 12-way fan-out pushed with --steps template.
+// of a 12-way fan-out (one stage, shard; run 1 retries item 3) pushed with
+// --steps template.
 const (
 	mlRuns      = 8
 	mlFailedRun = 6
@@ -241,7 +253,8 @@ func synthRuns(now time.Time) []*synthRun {
 			{name: "preprocess", template: "preprocess", attempts: []attempt{ok(sec(170 + 10*(i%3)))}},
 		}
 		for k, name := range trainSteps {
-			st := stage{name: name, template: "train", retry: true, parallel: k > 0, attempts: []attempt{okGPU(sec(train[k]))}}
+			st := stage{name: name, template: "train", retry: true, parallel: k > 0, fanout: "train", item: fmt.Sprint(k),
+				attempts: []attempt{okGPU(sec(train[k]))}}
 			if i == mlRetryRun && k == 0 {
 				st.attempts = []attempt{{dur: sec(120), phase: "Failed", msg: "OOMKilled (exit code 137)", gpu: true}, okGPU(sec(train[k]))}
 			}
@@ -293,7 +306,7 @@ func synthRuns(now time.Time) []*synthRun {
 		r.stages = []stage{{name: "prepare", template: "prepare", attempts: []attempt{ok(sec(30))}}}
 		for k := 0; k < 12; k++ {
 			st := stage{name: fmt.Sprintf("shard(%d:%d)", k, k), template: "shard", retry: true, parallel: k > 0,
-				attempts: []attempt{ok(sec(100 + 10*k))}}
+				fanout: "shard", item: fmt.Sprint(k), attempts: []attempt{ok(sec(100 + 10*k))}}
 			if i == 1 && k == 3 {
 				st.attempts = []attempt{{dur: sec(20), phase: "Error", msg: "pod deleted"}, ok(sec(130))}
 			}
@@ -306,6 +319,62 @@ func synthRuns(now time.Time) []*synthRun {
 		r.layout()
 	}
 	return runs
+}
+
+// stageVals are what one pipeline stage of a run adds up to, computed
+// from the synthetic nodes: the test's own account of the pipeline_stage_*
+// families.
+type stageVals struct {
+	// wall is the time from the first item's start to the last item's
+	// end; hasWall says an item ran (a stage of skipped steps has none).
+	wall     float64
+	hasWall  bool
+	itemSecs float64
+	items    map[string]float64 // finished items (attempts) by result
+	retries  float64
+	res      map[string]float64
+}
+
+// nodeResult is the result the binary gives a synthetic node's phase.
+func nodeResult(phase string) string {
+	return map[string]string{"Succeeded": "success", "Failed": "failure", "Error": "error", "Omitted": "skip"}[phase]
+}
+
+// stageTotals returns the run's values per pipeline stage: the items of a
+// fan-out and all their attempts are one stage.
+func (r *synthRun) stageTotals() map[string]*stageVals {
+	out := map[string]*stageVals{}
+	var first, last = map[string]time.Time{}, map[string]time.Time{}
+	for _, n := range r.nodes {
+		if n.typ == "Retry" {
+			continue
+		}
+		v := out[n.group]
+		if v == nil {
+			v = &stageVals{items: map[string]float64{}, res: map[string]float64{}}
+			out[n.group] = v
+		}
+		v.items[nodeResult(n.phase)]++
+		if n.typ == "Skipped" {
+			continue
+		}
+		if n.attempt > 0 {
+			v.retries++
+		}
+		v.itemSecs += n.end.Sub(n.start).Seconds()
+		for k, x := range n.res {
+			v.res[k] += float64(x)
+		}
+		if f, ok := first[n.group]; !ok || n.start.Before(f) {
+			first[n.group] = n.start
+		}
+		if l, ok := last[n.group]; !ok || n.end.After(l) {
+			last[n.group] = n.end
+		}
+		v.hasWall = true
+		v.wall = last[n.group].Sub(first[n.group]).Seconds()
+	}
+	return out
 }
 
 // quantile is PromQL's quantile(): linear interpolation at rank q*(n-1).

@@ -99,6 +99,11 @@ func Families(run *pipeline.Run, opts Options) ([]*dto.MetricFamily, error) {
 			retries += r.Retries()
 		}
 		b.gauge(schema.RunRetries, rl, float64(retries))
+		restarts := 0
+		for i := range run.Steps {
+			restarts += run.Steps[i].PodRestarts
+		}
+		b.gauge(schema.RunPodRestarts, rl, float64(restarts))
 		b.gauge(schema.RunWait, rl, wait)
 		for _, r := range sortedFloatKeys(res) {
 			b.gauge(schema.RunResources, rl.with("resource", r), res[r])
@@ -153,6 +158,9 @@ func perNode(b *builder, rl labels, run *pipeline.Run) {
 		}
 		for _, r := range sortedFloatKeys(s.Resources) {
 			b.gauge(schema.StepResources, b.with(sl, "resource", r), s.Resources[r])
+		}
+		if s.PodRestarts > 0 {
+			b.gauge(schema.StepPodRestarts, sl, float64(s.PodRestarts))
 		}
 	}
 	for _, r := range run.Retries {

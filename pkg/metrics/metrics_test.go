@@ -61,11 +61,11 @@ func loadRun(t *testing.T, name string) *pipeline.Run {
 			t.Fatal(err)
 		}
 	}
-	wf, _, err := argo.Decode(data)
+	run, _, err := argo.Engine{}.Read(data, engine.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return argo.FromWorkflow(wf, argo.Options{})
+	return run
 }
 
 func fixtureNames(t *testing.T) []string {
@@ -77,11 +77,14 @@ func fixtureNames(t *testing.T) []string {
 	for _, f := range files {
 		names = append(names, strings.TrimSuffix(filepath.Base(f), ".yaml"))
 	}
+	// Argo v4 node fields (testdata/argo/v4).
+	names = append(names, "v4/failed-pod-restarts")
+	var tektonNames []string
 	for name := range tektonInputs {
-		names = append(names, name)
+		tektonNames = append(tektonNames, name)
 	}
-	sort.Strings(names[1+len(files):])
-	return names
+	sort.Strings(tektonNames)
+	return append(names, tektonNames...)
 }
 
 func text(t *testing.T, fams []*dto.MetricFamily) []byte {

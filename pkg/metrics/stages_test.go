@@ -138,3 +138,25 @@ func TestStageDefaultsToName(t *testing.T) {
 		t.Errorf("retries by stage %v, want train(1:x): 1", got)
 	}
 }
+
+// TestPodRestarts: pod restarts add up per run, and only steps that had
+// any get a series; they are not retries.
+func TestPodRestarts(t *testing.T) {
+	run := stageRun()
+	run.Steps[0].PodRestarts = 2
+	run.Steps[2].PodRestarts = 1
+	fams, err := Families(run, Options{Steps: schema.StepsPerNode})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := gaugeBy(t, fams, schema.RunPodRestarts, "")[""]; got != 3 {
+		t.Errorf("run pod restarts %v, want 3", got)
+	}
+	if got := gaugeBy(t, fams, schema.RunRetries, "")[""]; got != 1 {
+		t.Errorf("run retries %v, want 1 (restarts are not retries)", got)
+	}
+	got := gaugeBy(t, fams, schema.StepPodRestarts, schema.LabelNodeID)
+	if len(got) != 2 || got["t0"] != 2 || got["t1b"] != 1 {
+		t.Errorf("step pod restarts %v, want t0 2, t1b 1", got)
+	}
+}

@@ -126,6 +126,11 @@ type Step struct {
 	Finished bool
 	// Attempt is the 0-based attempt number under a Retry parent, or -1.
 	Attempt int
+	// PodRestarts counts the times the engine re-created the step's pod
+	// because it failed before its main container started (Argo v4's
+	// failedPodRestarts): infrastructure failures, not retries, since the
+	// step's code never ran in those pods.
+	PodRestarts int
 	// Parent is the ID of the step this one is a part of (a container of a
 	// Tekton TaskRun or of an Argo container set, besides its pod), or
 	// empty. A part is a step of its own, but stage figures count its

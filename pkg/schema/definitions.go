@@ -135,6 +135,7 @@ var (
 	RunSteps           = Definition{"pipeline_run_steps", Gauge, []string{"result"}, "", "Number of finished steps of the run by result; each retry attempt counts as a step."}
 	RunStepsUnfinished = Definition{"pipeline_run_steps_unfinished", Gauge, nil, "", "Number of steps still pending or running when the metrics were pushed."}
 	RunRetries         = Definition{"pipeline_run_retries", Gauge, nil, "", "Number of retries (attempts after the first) over all steps of the run."}
+	RunPodRestarts     = Definition{"pipeline_run_pod_restarts", Gauge, nil, "", "Number of times the engine re-created a step's pod because it failed before its main container started (Argo v4 failedPodRestarts: infrastructure failures, not retries), over all steps of the run."}
 	RunWait            = Definition{"pipeline_run_wait_seconds", Gauge, nil, "", "Time spent in suspend (approval, wait) steps of the run."}
 	RunResources       = Definition{"pipeline_run_resource_seconds", Gauge, []string{"resource"}, "", "Resource usage of the run's steps as the engine reports it (Argo resourcesDuration: 1 = one CPU core, 100Mi of memory or one GPU for one second)."}
 
@@ -145,6 +146,7 @@ var (
 	StepEndTimestamp   = Definition{"pipeline_step_end_timestamp_seconds", Gauge, []string{"step", "stage", "item", "template", "node_id", "node", "attempt"}, StepsPerNode, "Unix time the step finished."}
 	StepResources      = Definition{"pipeline_step_resource_seconds", Gauge, []string{"step", "stage", "item", "template", "node_id", "node", "attempt", "resource"}, StepsPerNode, "Resource usage of the step as the engine reports it (see pipeline_run_resource_seconds)."}
 	StepRetries        = Definition{"pipeline_step_retries", Gauge, []string{"step", "stage", "template", "node_id"}, StepsPerNode, "Number of retries of a retried step (attempts after the first); node_id is the retry node's."}
+	StepPodRestarts    = Definition{"pipeline_step_pod_restarts", Gauge, []string{"step", "stage", "item", "template", "node_id", "node", "attempt"}, StepsPerNode, "Number of times the step's pod was re-created because it failed before its main container started (see pipeline_run_pod_restarts); only for steps that had any."}
 
 	StageItems       = Definition{"pipeline_stage_items", Gauge, []string{"stage", "result"}, "", "Number of finished items of a stage by result: its steps, each fan-out item and each retry attempt one."}
 	StageDuration    = Definition{"pipeline_stage_duration_seconds", Gauge, []string{"stage"}, "", "Wall time of a stage, from the start of its first item to the end of its last: what the pipeline waited for it; set once every item has finished."}
@@ -162,8 +164,8 @@ var (
 
 // Definitions lists every metric family step-metrics pushes.
 var Definitions = []Definition{
-	RunResult, RunDuration, RunStartTimestamp, RunEndTimestamp, RunSteps, RunStepsUnfinished, RunRetries, RunWait, RunResources,
-	StepResult, StepDuration, StepWait, StepStartTimestamp, StepEndTimestamp, StepResources, StepRetries,
+	RunResult, RunDuration, RunStartTimestamp, RunEndTimestamp, RunSteps, RunStepsUnfinished, RunRetries, RunPodRestarts, RunWait, RunResources,
+	StepResult, StepDuration, StepWait, StepStartTimestamp, StepEndTimestamp, StepResources, StepRetries, StepPodRestarts,
 	StageItems, StageDuration, StageItemSeconds, StageRetries, StageResources,
 	TemplateSteps, TemplateDuration, TemplateMaxDuration, TemplateWait, TemplateResources, TemplateRetries,
 }

@@ -45,47 +45,55 @@ var maxDecompressed int64 = MaxDecompressedNodes
 // a node's bytes and most of the decoding work at tens of thousands of
 // nodes; the rest of the object is decoded in full.
 func Decode(data []byte) (*wfv1.Workflow, []string, error) {
+	wf, _, warnings, err := decode(data)
+	return wf, warnings, err
+}
+
+// decode is Decode, also returning the Argo v4 node fields that v3's types
+// have no place for.
+func decode(data []byte) (*wfv1.Workflow, v4Nodes, []string, error) {
 	var warnings []string
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
-		return nil, nil, errors.New("decode workflow: input is empty")
+		return nil, nil, nil, errors.New("decode workflow: input is empty")
 	}
 	if data[0] != '{' {
 		j, err := yaml.YAMLToJSON(data)
 		if err != nil {
-			return nil, nil, fmt.Errorf("decode workflow: not YAML or JSON: %s", engine.OneLine(err.Error()))
+			return nil, nil, nil, fmt.Errorf("decode workflow: not YAML or JSON: %s", engine.OneLine(err.Error()))
 		}
 		data = j
 	}
 	if len(data) == 0 || data[0] != '{' {
-		return nil, nil, fmt.Errorf("decode workflow: expected an object, got %q", engine.Truncate(string(data), 40))
+		return nil, nil, nil, fmt.Errorf("decode workflow: expected an object, got %q", engine.Truncate(string(data), 40))
 	}
 	var doc argoDoc
 	if err := json.Unmarshal(data, &doc); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if !errors.As(err, &typeErr) {
-			return nil, nil, fmt.Errorf("decode workflow: %s", engine.OneLine(err.Error()))
+			return nil, nil, nil, fmt.Errorf("decode workflow: %s", engine.OneLine(err.Error()))
 		}
 		// encoding/json skips the mismatched field and decodes the rest.
 		warnings = append(warnings, fmt.Sprintf("ignored field %q: %s value where Argo's types expect %s (object from a newer Argo?)",
 			typeErr.Field, typeErr.Value, typeErr.Type))
 	}
 	wf := wfv1.Workflow{TypeMeta: doc.TypeMeta, ObjectMeta: doc.ObjectMeta, Spec: doc.Spec, Status: doc.Status.WorkflowStatus}
-	wf.Status.Nodes = doc.Status.Nodes.nodes()
+	var v4 v4Nodes
+	wf.Status.Nodes, v4 = doc.Status.Nodes.nodes()
 	if err := checkKind(&wf); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if wf.Status.CompressedNodes != "" {
-		nodes, err := decompressNodes(wf.Status.CompressedNodes)
+		nodes, cv4, err := decompressNodes(wf.Status.CompressedNodes)
 		if err != nil {
-			return nil, nil, fmt.Errorf("decode workflow %s: status.compressedNodes: %w", wf.Name, err)
+			return nil, nil, nil, fmt.Errorf("decode workflow %s: status.compressedNodes: %w", wf.Name, err)
 		}
 		if len(wf.Status.Nodes) == 0 {
-			wf.Status.Nodes = nodes
+			wf.Status.Nodes, v4 = nodes, cv4
 		}
 		wf.Status.CompressedNodes = ""
 	}
-	return &wf, warnings, nil
+	return &wf, v4, warnings, nil
 }
 
 func checkKind(wf *wfv1.Workflow) error {
@@ -116,10 +124,10 @@ func checkKind(wf *wfv1.Workflow) error {
 // compressed JSON node map. Argo v3 uses gzip; Argo v4.1 can also use zstd
 // or brotli. The format is recognised by its magic bytes (brotli has none,
 // so it is what remains).
-func decompressNodes(s string) (wfv1.Nodes, error) {
+func decompressNodes(s string) (wfv1.Nodes, v4Nodes, error) {
 	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
 	if err != nil {
-		return nil, fmt.Errorf("not base64: %w", err)
+		return nil, nil, fmt.Errorf("not base64: %w", err)
 	}
 	var r io.Reader
 	hint := 0
@@ -128,14 +136,14 @@ func decompressNodes(s string) (wfv1.Nodes, error) {
 		hint = gzipSizeHint(raw)
 		gz, err := gzip.NewReader(bytes.NewReader(raw))
 		if err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
+			return nil, nil, fmt.Errorf("gzip: %w", err)
 		}
 		defer gz.Close()
 		r = gz
 	case len(raw) >= 4 && raw[0] == 0x28 && raw[1] == 0xb5 && raw[2] == 0x2f && raw[3] == 0xfd:
 		zr, err := zstd.NewReader(bytes.NewReader(raw), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(maxDecompressed))) //nolint:gosec // G115: maxDecompressed is a positive constant (tests lower it)
 		if err != nil {
-			return nil, fmt.Errorf("zstd: %w", err)
+			return nil, nil, fmt.Errorf("zstd: %w", err)
 		}
 		defer zr.Close()
 		r = zr
@@ -144,16 +152,17 @@ func decompressNodes(s string) (wfv1.Nodes, error) {
 	}
 	out, err := readAll(io.LimitReader(r, maxDecompressed+1), hint)
 	if err != nil {
-		return nil, fmt.Errorf("decompress (gzip, zstd or brotli): %w", err)
+		return nil, nil, fmt.Errorf("decompress (gzip, zstd or brotli): %w", err)
 	}
 	if int64(len(out)) > maxDecompressed {
-		return nil, fmt.Errorf("decompressed node map exceeds %d bytes", maxDecompressed)
+		return nil, nil, fmt.Errorf("decompressed node map exceeds %d bytes", maxDecompressed)
 	}
 	var nodes argoNodes
 	if err := json.Unmarshal(out, &nodes); err != nil {
-		return nil, fmt.Errorf("decoded node map is not JSON: %s", engine.OneLine(err.Error()))
+		return nil, nil, fmt.Errorf("decoded node map is not JSON: %s", engine.OneLine(err.Error()))
 	}
-	return nodes.nodes(), nil
+	n, v4 := nodes.nodes()
+	return n, v4, nil
 }
 
 // gzipSizeHint returns the decompressed size a gzip stream's trailer
@@ -205,11 +214,13 @@ type argoDoc struct {
 // argoNodes is status.nodes as Decode reads it.
 type argoNodes map[string]*argoNode
 
-// nodes returns the node map in Argo's type; nil if there is none.
-func (m argoNodes) nodes() wfv1.Nodes {
+// nodes returns the node map in Argo's type, nil if there is none, and
+// the Argo v4 fields of the nodes that have any.
+func (m argoNodes) nodes() (wfv1.Nodes, v4Nodes) {
 	if m == nil {
-		return nil
+		return nil, nil
 	}
+	var v4 v4Nodes
 	out := make(wfv1.Nodes, len(m))
 	for id, n := range m {
 		if n == nil { // "id": null
@@ -228,8 +239,14 @@ func (m argoNodes) nodes() wfv1.Nodes {
 			}
 		}
 		out[id] = s
+		if n.FailedPodRestarts > 0 || n.TaskResultSynced != nil {
+			if v4 == nil {
+				v4 = v4Nodes{}
+			}
+			v4[id] = v4Node{FailedPodRestarts: n.FailedPodRestarts, TaskResultSynced: n.TaskResultSynced}
+		}
 	}
-	return out
+	return out, v4
 }
 
 // argoNode is one entry of status.nodes, with the fields FromWorkflow reads.
@@ -248,6 +265,9 @@ type argoNode struct {
 	OutboundNodes         skipped      `json:"outboundNodes,omitempty"`
 	MemoizationStatus     skipped      `json:"memoizationStatus,omitempty"`
 	SynchronizationStatus skipped      `json:"synchronizationStatus,omitempty"`
+	// Argo v4 fields (see v4Node).
+	FailedPodRestarts int32 `json:"failedPodRestarts,omitempty"`
+	TaskResultSynced  *bool `json:"taskResultSynced,omitempty"`
 }
 
 // argoOutputs are a node's outputs: only the parameters (where steps

@@ -64,11 +64,13 @@ func (Engine) Detect(data []byte) bool {
 // Read decodes one Workflow (see Decode) and builds its run (see
 // FromWorkflow); opts.Status is {{workflow.status}}, opts.Self is unused.
 func (Engine) Read(data []byte, opts engine.Options) (*pipeline.Run, []string, error) {
-	wf, warnings, err := Decode(data)
+	wf, v4, warnings, err := decode(data)
 	if err != nil {
 		return nil, warnings, err
 	}
-	return FromWorkflow(wf, Options{Status: opts.Status}), warnings, nil
+	run := FromWorkflow(wf, Options{Status: opts.Status})
+	applyV4(run, v4)
+	return run, warnings, nil
 }
 
 // FromArguments returns RunFromArguments(name, namespace, uid, status).
