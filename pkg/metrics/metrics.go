@@ -74,7 +74,8 @@ func Families(run *pipeline.Run, opts Options) ([]*dto.MetricFamily, error) {
 	if !run.StepsUnavailable {
 		counts := map[pipeline.Result]int{}
 		unfinished := 0
-		var wait float64
+		var wait, overhead float64
+		hasOverhead := false
 		res := map[string]float64{}
 		for i := range run.Steps {
 			s := &run.Steps[i]
@@ -85,6 +86,12 @@ func Families(run *pipeline.Run, opts Options) ([]*dto.MetricFamily, error) {
 			}
 			if s.Kind == pipeline.KindWait && s.Finished {
 				wait += s.Duration.Seconds()
+			}
+			if s.Kind == pipeline.KindOverhead {
+				hasOverhead = true
+				if s.Finished {
+					overhead += s.Duration.Seconds()
+				}
 			}
 			for r, v := range s.Resources {
 				res[r] += v
@@ -105,6 +112,11 @@ func Families(run *pipeline.Run, opts Options) ([]*dto.MetricFamily, error) {
 		}
 		b.gauge(schema.RunPodRestarts, rl, float64(restarts))
 		b.gauge(schema.RunWait, rl, wait)
+		if hasOverhead {
+			// Only runs with orchestration pods (KFP) have overhead; other
+			// runs' output stays as it was.
+			b.gauge(schema.RunOverhead, rl, overhead)
+		}
 		for _, r := range sortedFloatKeys(res) {
 			b.gauge(schema.RunResources, rl.with("resource", r), res[r])
 		}

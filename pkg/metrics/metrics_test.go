@@ -79,6 +79,8 @@ func fixtureNames(t *testing.T) []string {
 	}
 	// Argo v4 node fields (testdata/argo/v4).
 	names = append(names, "v4/failed-pod-restarts")
+	// Kubeflow Pipelines v2-shaped runs (testdata/argo/kfp).
+	names = append(names, "kfp/01-two-components", "kfp/02-retried-and-cached", "kfp/03-parallel-for")
 	var tektonNames []string
 	for name := range tektonInputs {
 		tektonNames = append(tektonNames, name)

@@ -19,6 +19,10 @@ type stageAgg struct {
 	itemSecs    float64
 	retries     int
 	res         map[string]float64
+	// overhead is the summed time of the stage's finished overhead
+	// steps (KFP drivers); hasOverhead says whether it has any.
+	overhead    float64
+	hasOverhead bool
 }
 
 // perStage adds the stage families: one set of series per stage (a task
@@ -34,8 +38,28 @@ func perStage(b *builder, rl labels, run *pipeline.Run) {
 		}
 		return a
 	}
+	// Retried overhead steps (a KFP driver with a retry strategy): their
+	// retries are the run's, not a stage item's.
+	overheadRetries := map[string]bool{}
 	for i := range run.Steps {
 		s := &run.Steps[i]
+		if s.Kind == pipeline.KindOverhead {
+			if s.RetryID != "" {
+				overheadRetries[s.RetryID] = true
+			}
+			if s.StageName() == "" {
+				continue // run-level overhead: pipeline_run_overhead_seconds only
+			}
+			// Overhead prepares the stage's items but is none of them: its
+			// time is the stage's overhead, not item time, wall time,
+			// items or resources.
+			a := get(s.StageName())
+			a.hasOverhead = true
+			if s.Finished {
+				a.overhead += s.Duration.Seconds()
+			}
+			continue
+		}
 		a := get(s.StageName())
 		if s.Result != pipeline.ResultNone && s.Parent == "" {
 			a.counts[s.Result]++
@@ -63,6 +87,9 @@ func perStage(b *builder, rl labels, run *pipeline.Run) {
 	}
 	for i := range run.Retries {
 		r := &run.Retries[i]
+		if overheadRetries[r.ID] {
+			continue
+		}
 		get(r.StageName()).retries += r.Retries()
 	}
 	names := make([]string, 0, len(aggs))
@@ -90,6 +117,9 @@ func perStage(b *builder, rl labels, run *pipeline.Run) {
 		}
 		for _, r := range sortedFloatKeys(a.res) {
 			b.gauge(schema.StageResources, b.with(sl, schema.LabelResource, r), a.res[r])
+		}
+		if a.hasOverhead {
+			b.gauge(schema.StageOverhead, sl, a.overhead)
 		}
 	}
 }

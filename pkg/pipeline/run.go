@@ -53,6 +53,13 @@ const (
 	KindWait Kind = "wait"
 	// KindSkip is a step that was skipped or omitted and never ran.
 	KindSkip Kind = "skip"
+	// KindOverhead is an orchestration pod, such as a Kubeflow Pipelines
+	// driver: it ran, but to prepare the pipeline's work, not to do it.
+	// Its time is overhead, not a stage item's: stage figures leave it out
+	// but for pipeline_stage_overhead_seconds (its Stage is the stage it
+	// prepares; empty for run-level overhead, such as KFP's root DAG
+	// driver).
+	KindOverhead Kind = "overhead"
 )
 
 // Run is one pipeline run: an Argo Workflow or a Tekton PipelineRun.
@@ -145,9 +152,10 @@ type Step struct {
 	Outputs map[string]string
 }
 
-// StageName is s.Stage, or s.Name when the adapter set no stage.
+// StageName is s.Stage, or s.Name when the adapter set no stage. An
+// overhead step without a Stage belongs to no stage: its StageName is empty.
 func (s *Step) StageName() string {
-	if s.Stage != "" {
+	if s.Stage != "" || s.Kind == KindOverhead {
 		return s.Stage
 	}
 	return s.Name

@@ -137,6 +137,7 @@ var (
 	RunRetries         = Definition{"pipeline_run_retries", Gauge, nil, "", "Number of retries (attempts after the first) over all steps of the run."}
 	RunPodRestarts     = Definition{"pipeline_run_pod_restarts", Gauge, nil, "", "Number of times the engine re-created a step's pod because it failed before its main container started (Argo v4 failedPodRestarts: infrastructure failures, not retries), over all steps of the run."}
 	RunWait            = Definition{"pipeline_run_wait_seconds", Gauge, nil, "", "Time spent in suspend (approval, wait) steps of the run."}
+	RunOverhead        = Definition{"pipeline_run_overhead_seconds", Gauge, nil, "", "Time spent in orchestration pods (KFP drivers) of the run."}
 	RunResources       = Definition{"pipeline_run_resource_seconds", Gauge, []string{"resource"}, "", "Resource usage of the run's steps as the engine reports it (Argo resourcesDuration: 1 = one CPU core, 100Mi of memory or one GPU for one second)."}
 
 	StepResult         = Definition{"pipeline_step_result", Gauge, []string{"step", "stage", "item", "template", "node_id", "node", "attempt", "result", "phase"}, StepsPerNode, "Outcome of a finished step: 1, with its result and the engine's raw phase as labels."}
@@ -153,6 +154,7 @@ var (
 	StageItemSeconds = Definition{"pipeline_stage_item_seconds", Gauge, []string{"stage"}, "", "Summed wall time of the finished items of a stage (a fan-out of 8 items of 60 s each: 480)."}
 	StageRetries     = Definition{"pipeline_stage_retries", Gauge, []string{"stage"}, "", "Number of retries (attempts after the first) of the items of a stage."}
 	StageResources   = Definition{"pipeline_stage_resource_seconds", Gauge, []string{"stage", "resource"}, "", "Resource usage of the items of a stage (see pipeline_run_resource_seconds)."}
+	StageOverhead    = Definition{"pipeline_stage_overhead_seconds", Gauge, []string{"stage"}, "", "Time spent in the orchestration pods (KFP drivers) that prepared a stage's items; not part of its item or wall time."}
 
 	TemplateSteps       = Definition{"pipeline_template_steps", Gauge, []string{"template", "result"}, StepsPerTemplate, "Number of finished steps of a template by result."}
 	TemplateDuration    = Definition{"pipeline_template_duration_seconds", Summary, []string{"template"}, StepsPerTemplate, "Wall time of the finished steps of a template: _count steps, _sum seconds."}
@@ -164,8 +166,8 @@ var (
 
 // Definitions lists every metric family step-metrics pushes.
 var Definitions = []Definition{
-	RunResult, RunDuration, RunStartTimestamp, RunEndTimestamp, RunSteps, RunStepsUnfinished, RunRetries, RunPodRestarts, RunWait, RunResources,
+	RunResult, RunDuration, RunStartTimestamp, RunEndTimestamp, RunSteps, RunStepsUnfinished, RunRetries, RunPodRestarts, RunWait, RunOverhead, RunResources,
 	StepResult, StepDuration, StepWait, StepStartTimestamp, StepEndTimestamp, StepResources, StepRetries, StepPodRestarts,
-	StageItems, StageDuration, StageItemSeconds, StageRetries, StageResources,
+	StageItems, StageDuration, StageItemSeconds, StageRetries, StageResources, StageOverhead,
 	TemplateSteps, TemplateDuration, TemplateMaxDuration, TemplateWait, TemplateResources, TemplateRetries,
 }

@@ -118,6 +118,7 @@ func FromWorkflow(wf *wfv1.Workflow, opts Options) *pipeline.Run {
 	run.Steps, run.Retries = argoSteps(run, nodes, wf.Name)
 	refineStepResults(run, outcomes)
 	assignStages(run, nodes)
+	applyKFP(run, wf)
 	return run
 }
 
