@@ -6,7 +6,8 @@
 // any package can use it without pulling an engine's types.
 //
 // The names follow the metrics: a Run gives the pipeline_run_* series, a
-// Step the pipeline_step_* series.
+// Step the pipeline_step_* series, and the steps that share a Stage (the
+// items of a fan-out, all their attempts) the pipeline_stage_* series.
 //
 //	run, warnings, err := argo.Engine{}.Read(data, engine.Options{})
 //	for _, s := range run.Steps {
