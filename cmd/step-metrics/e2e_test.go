@@ -272,12 +272,12 @@ func TestEnvironmentFallbacks(t *testing.T) {
 		"STEP_METRICS_EXAMPLE=true",
 		"STEP_METRICS_PUSHGATEWAY=" + pg.URL,
 		"STEP_METRICS_STEPS=none",
-		"STEP_METRICS_LABEL=team=vision\nstage=prod",
+		"STEP_METRICS_LABEL=team=vision\nenv=prod",
 		"STEP_METRICS_JOB=ml-runs",
 	}, "push")
 	r.want(t, 0)
 	fams := pg.Scrape(t)
-	s := testenv.Series(fams, "pipeline_run_result", map[string]string{"job": "ml-runs", "team": "vision", "stage": "prod", "result": "success"})
+	s := testenv.Series(fams, "pipeline_run_result", map[string]string{"job": "ml-runs", "team": "vision", "env": "prod", "result": "success"})
 	if len(s) != 1 || s[0].Value != 1 {
 		t.Errorf("env labels/job not applied: %+v", s)
 	}
