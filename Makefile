@@ -63,7 +63,7 @@ lint-manifests:
 
 ## e2e-argo: the examples on a real kube-apiserver + Argo workflow-controller (kwok
 ## for the kubelet), in a network namespace; needs root. Cold: ~16 min of builds,
-## cached in ~/.cache/step-metrics; warm: about a minute.
+## cached in ~/.cache/step-metrics; warm: about two minutes (12 workflows).
 e2e-argo:
 	./test/e2e-argo/run.sh
 

@@ -156,9 +156,10 @@ write_kwok_config() {
   # step (no WorkflowTaskResult needed: none is expected then). Pods labelled
   # example.step-metrics.io/outcome: fail (as the failing example's step is)
   # fail instead (stage pod-fail). step-metrics' own exit-handler pods
-  # (label app.kubernetes.io/component: exit-handler) are held Running until
-  # the test, having run the binary as the kubelet would, annotates them
-  # stepm-e2e/release (stage pod-complete-released).
+  # (label app.kubernetes.io/component: exit-handler) and pods labelled
+  # stepm-e2e/kubelet: test are left Running: the test plays kubelet for
+  # them and writes their final status itself (pods/status), with real
+  # container start and end times (e2e_test.go release, kubelet_test.go).
   cat >"$RUN_DIR/kwok.yaml" <<'EOF'
 apiVersion: kwok.x-k8s.io/v1alpha1
 kind: Stage
@@ -224,52 +225,11 @@ spec:
     - {key: '.status.phase', operator: 'In', values: ['Running']}
     - {key: '.metadata.labels["example.step-metrics.io/outcome"]', operator: 'DoesNotExist'}
     - {key: '.metadata.labels["app.kubernetes.io/component"]', operator: 'DoesNotExist'}
+    - {key: '.metadata.labels["stepm-e2e/kubelet"]', operator: 'DoesNotExist'}
   delay:
     durationMilliseconds: POD_RUN_MS
     durationFrom:
       expressionFrom: '.metadata.annotations["stepm-e2e/duration"]'
-  next:
-    statusTemplate: |
-      {{ $now := Now }}
-      conditions:
-      - lastTransitionTime: {{ $now | Quote }}
-        status: "False"
-        type: Ready
-        reason: PodCompleted
-      - lastTransitionTime: {{ $now | Quote }}
-        status: "False"
-        type: ContainersReady
-        reason: PodCompleted
-      containerStatuses:
-      {{ range .spec.containers }}
-      - image: {{ .image | Quote }}
-        name: {{ .name | Quote }}
-        ready: false
-        restartCount: 0
-        started: false
-        state:
-          terminated:
-            exitCode: 0
-            finishedAt: {{ $now | Quote }}
-            reason: Completed
-            startedAt: {{ $now | Quote }}
-      {{ end }}
-      phase: Succeeded
----
-# An exit-handler pod released by the test after it ran the binary.
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: pod-complete-released
-spec:
-  resourceRef: {apiGroup: v1, kind: Pod}
-  selector:
-    matchExpressions:
-    - {key: '.metadata.deletionTimestamp', operator: 'DoesNotExist'}
-    - {key: '.status.phase', operator: 'In', values: ['Running']}
-    - {key: '.metadata.labels["example.step-metrics.io/outcome"]', operator: 'DoesNotExist'}
-    - {key: '.metadata.labels["app.kubernetes.io/component"]', operator: 'Exists'}
-    - {key: '.metadata.annotations["stepm-e2e/release"]', operator: 'Exists'}
   next:
     statusTemplate: |
       {{ $now := Now }}
@@ -312,6 +272,7 @@ spec:
     - {key: '.metadata.deletionTimestamp', operator: 'DoesNotExist'}
     - {key: '.status.phase', operator: 'In', values: ['Running']}
     - {key: '.metadata.labels["example.step-metrics.io/outcome"]', operator: 'In', values: ['fail']}
+    - {key: '.metadata.labels["stepm-e2e/kubelet"]', operator: 'DoesNotExist'}
   delay:
     durationMilliseconds: POD_RUN_MS
     durationFrom:

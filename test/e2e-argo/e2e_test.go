@@ -7,7 +7,9 @@
 // controller created and runs our binary with exactly its command, args and
 // env, authenticated as the pod's ServiceAccount with a token from the
 // TokenRequest API, so the RBAC in templates/ is what is tested. Then it
-// releases the pod and kwok finishes it with the binary's exit code.
+// finishes the pod itself (pods/status, as the kubelet does) with the
+// binary's exit code and real container times. It also plays kubelet for the
+// step pods of test/e2e-argo/workflows/ (kubelet_test.go, tier_test.go).
 //
 // Run it with run.sh (make e2e-argo); it must run inside the cluster's
 // network namespace, where pushgateway.monitoring.svc resolves to 127.0.0.1
@@ -17,7 +19,6 @@ package e2eargo
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -34,7 +35,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
@@ -110,8 +110,10 @@ func TestExamples(t *testing.T) {
 		t.Run(strings.TrimSuffix(c.file, ".yaml"), func(t *testing.T) {
 			start := time.Now()
 			wf := e.submit(ctx, t, c.file)
-			hooks := e.runExitHandlers(ctx, t, wf.Name, "", nil)
+			var atExit *wfv1.Workflow
+			hooks := e.drive(ctx, t, wf.Name, driveOpts{atExit: func(w *wfv1.Workflow) { atExit = w }})
 			final := e.waitFinished(ctx, t, wf.Name)
+			record(t, "example-"+strings.TrimSuffix(c.file, ".yaml"), "examples/workflows/"+c.file, atExit, final)
 			if hooks != c.wantHooks {
 				t.Errorf("%d exit-handler pods ran, want %d", hooks, c.wantHooks)
 			}
@@ -156,7 +158,14 @@ func TestServiceAccountWithoutRole(t *testing.T) {
 
 func (e *env) submit(ctx context.Context, t *testing.T, file string) *wfv1.Workflow {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("../../examples/workflows", file))
+	return e.submitFile(ctx, t, filepath.Join("../../examples/workflows", file))
+}
+
+// submitFile submits the Workflow (or CronWorkflow's workflowSpec) in path.
+func (e *env) submitFile(ctx context.Context, t *testing.T, path string) *wfv1.Workflow {
+	t.Helper()
+	file := filepath.Base(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,9 +197,48 @@ func (e *env) submit(ctx context.Context, t *testing.T, file string) *wfv1.Workf
 // ("" for the pod's own). It returns how many it ran.
 func (e *env) runExitHandlers(ctx context.Context, t *testing.T, wfName, serviceAccount string, after func(code int, stderr string)) int {
 	t.Helper()
+	return e.drive(ctx, t, wfName, driveOpts{serviceAccount: serviceAccount, after: after})
+}
+
+// driveOpts tune drive.
+type driveOpts struct {
+	serviceAccount string                        // "" for the pod's own
+	after          func(code int, stderr string) // called after each exit-handler run
+	// stop: patch spec.shutdown=Stop (what `argo stop` does) once every pod
+	// annotated stepm-e2e/stop-when-running runs.
+	stop bool
+	// atExit, if set, receives the workflow as read right before the
+	// workflow-level exit handler (node <wf>.onExit) ran: what it reads.
+	atExit func(*wfv1.Workflow)
+}
+
+// drive plays kubelet until the workflow ends: for step-metrics' exit-handler
+// pods (runs the binary, see runPod), for steps run through `step-metrics
+// run` (runWrappedSteps), and for pods labelled stepm-e2e/kubelet=test
+// (finishPods). It returns how many exit-handler pods it ran.
+func (e *env) drive(ctx context.Context, t *testing.T, wfName string, o driveOpts) int {
+	t.Helper()
 	done := map[string]bool{}
+	stopped, allRunning, sawExit := false, time.Time{}, false
 	deadline := time.Now().Add(3 * time.Minute)
 	for time.Now().Before(deadline) {
+		if err := e.runWrappedSteps(ctx, t, wfName, done); err != nil {
+			t.Fatal(err)
+		}
+		wf, err := e.argo.ArgoprojV1alpha1().Workflows(namespace).Get(ctx, wfName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		running := e.finishPods(ctx, t, wf)
+		if o.stop && !stopped && running[annStopWhen] > 0 && running[annStopWhen] == running[annStopWhen+"/all"] {
+			// Stop once they have run for two seconds.
+			if allRunning.IsZero() {
+				allRunning = time.Now()
+			} else if time.Since(allRunning) >= 2*time.Second {
+				stopWorkflow(ctx, t, e, wfName)
+				stopped = true
+			}
+		}
 		pods, err := e.kube.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: exitHandlerSel + ",workflows.argoproj.io/workflow=" + wfName})
 		if err != nil {
 			t.Fatal(err)
@@ -198,24 +246,24 @@ func (e *env) runExitHandlers(ctx context.Context, t *testing.T, wfName, service
 		sort.Slice(pods.Items, func(i, j int) bool {
 			return pods.Items[i].CreationTimestamp.Before(&pods.Items[j].CreationTimestamp)
 		})
-		if err := e.runWrappedSteps(ctx, t, wfName, done); err != nil {
-			t.Fatal(err)
-		}
 		for i := range pods.Items {
 			p := &pods.Items[i]
 			if done[p.Name] || p.Status.Phase != corev1.PodRunning {
 				continue
 			}
-			code, stderr := e.runPod(ctx, t, p, serviceAccount)
-			if after != nil {
-				after(code, stderr)
+			// The workflow-level exit handler: hooks.exit's pod is the node
+			// <wf>.onExit, spec.onExit's steps template has pods below it
+			// (<wf>.onExit[0].push-metrics).
+			if nn := p.Annotations[annNodeName]; o.atExit != nil && !sawExit && (nn == wfName+".onExit" || strings.HasPrefix(nn, wfName+".onExit[")) {
+				o.atExit(e.settled(ctx, t, wfName))
+				sawExit = true
+			}
+			code, stderr := e.runPod(ctx, t, p, o.serviceAccount)
+			if o.after != nil {
+				o.after(code, stderr)
 			}
 			e.release(ctx, t, p, code)
 			done[p.Name] = true
-		}
-		wf, err := e.argo.ArgoprojV1alpha1().Workflows(namespace).Get(ctx, wfName, metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
 		}
 		if wf.Status.Fulfilled() {
 			n := 0
@@ -316,17 +364,22 @@ current-context: c
 	return path
 }
 
-// release lets kwok finish the pod, failed if the binary failed.
+// release finishes an exit-handler pod as the kubelet would once its
+// container exited with code: it ran from the container's start until now
+// (at least one second, so its resourcesDuration is not 0).
 func (e *env) release(ctx context.Context, t *testing.T, p *corev1.Pod, code int) {
 	t.Helper()
-	patch := map[string]any{"metadata": map[string]any{"annotations": map[string]string{"stepm-e2e/release": "true", "stepm-e2e/exit-code": fmt.Sprint(code)}}}
-	if code != 0 {
-		patch["metadata"].(map[string]any)["labels"] = map[string]string{"example.step-metrics.io/outcome": "fail"}
+	if start := runningSince(p); !start.IsZero() {
+		if wait := time.Until(start.Add(time.Second)); wait > 0 {
+			time.Sleep(wait)
+		}
 	}
-	b, _ := json.Marshal(patch)
-	if _, err := e.kube.CoreV1().Pods(namespace).Patch(ctx, p.Name, types.StrategicMergePatchType, b, metav1.PatchOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	e.finishPod(ctx, t, p.Name, func(c string) int {
+		if c == "main" {
+			return code
+		}
+		return 0
+	}, time.Time{})
 }
 
 func (e *env) waitFinished(ctx context.Context, t *testing.T, name string) *wfv1.Workflow {
@@ -346,23 +399,28 @@ func (e *env) waitFinished(ctx context.Context, t *testing.T, name string) *wfv1
 	return nil
 }
 
-// hookedNodes returns the IDs of exit-handler and hook nodes and everything
-// below them, read from the controller's status without our code.
+// hookedNodes returns the IDs of exit-handler and hook nodes and of the
+// nodes inside them, read from the controller's status without our code: a
+// node is inside a hook when its boundaryID chain reaches one (as the
+// controller's NodeStatus.IsPartOfExitHandler decides); a hook's children are
+// not followed (the task after a retried task with hooks.exit is a child of
+// the hook node).
 func hookedNodes(wf *wfv1.Workflow) map[string]bool {
-	out := map[string]bool{}
-	var mark func(id string)
-	mark = func(id string) {
-		if out[id] {
-			return
-		}
-		out[id] = true
-		for _, c := range wf.Status.Nodes[id].Children {
-			mark(c)
-		}
+	isHook := func(n wfv1.NodeStatus) bool {
+		return (n.NodeFlag != nil && n.NodeFlag.Hooked) || strings.HasSuffix(n.Name, ".onExit")
 	}
+	out := map[string]bool{}
 	for id, n := range wf.Status.Nodes {
-		if (n.NodeFlag != nil && n.NodeFlag.Hooked) || strings.HasSuffix(n.Name, ".onExit") {
-			mark(id)
+		for seen := 0; seen <= len(wf.Status.Nodes); seen++ {
+			if isHook(n) {
+				out[id] = true
+				break
+			}
+			b, ok := wf.Status.Nodes[n.BoundaryID]
+			if n.BoundaryID == "" || !ok {
+				break
+			}
+			n = b
 		}
 	}
 	return out

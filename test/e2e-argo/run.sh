@@ -56,7 +56,12 @@ kc -n ml get role,rolebinding -o name
 t_up=$((SECONDS - t0 - t_build))
 
 cd "$HERE"
+# Each finished workflow's status (at exit-handler time and at the end) is
+# written there; STEPM_E2E_RECORD_DIR=$ROOT/testdata/argo/recorded refreshes
+# the fixtures (testdata/argo/recorded/INDEX.md).
+RECORD_DIR=${STEPM_E2E_RECORD_DIR:-$OUT/recorded}
 ip netns exec "$NETNS" env KUBECONFIG="$RUN_DIR/kubeconfig" STEP_METRICS_BIN="$OUT/step-metrics" \
   PUSHGATEWAY_BIN="$PGW" PATH="$PATH" HOME="$HOME" \
+  STEPM_E2E_RECORD_DIR="$RECORD_DIR" STEPM_E2E_ARGO_VERSION="$ARGO_VERSION" \
   "$OUT/e2e-argo.test" -test.v -test.count=1 -test.timeout=15m ${E2E_ARGS:-}
 echo "e2e-argo: build ${t_build}s, cluster up ${t_up}s, tests $((SECONDS - t0 - t_build - t_up))s, total $((SECONDS - t0))s" >&2
