@@ -183,7 +183,7 @@ func BenchmarkPipeline(b *testing.B) {
 		// What a push in the text format, written straight from the
 		// families, would cost instead of client_golang's Pusher (which
 		// gathers, re-sorts and checks the families, then encodes them as
-		// protobuf): the headroom left in pkg/push.
+		// protobuf): the headroom left in pkg/sink/pushgateway.
 		b.Run(fmt.Sprintf("out=text-put/nodes=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			var buf bytes.Buffer
