@@ -9,7 +9,7 @@
 # directives), tools.go with a blank import of the main package, `go mod tidy`,
 # then `go build`. Nothing in the repo is touched.
 #
-# Usage: test/e2e-argo/build.sh [etcd|kube|kwok|argo ...]   (default: all)
+# Usage: test/e2e-argo/build.sh [etcd|kube|kwok|argo|argo4 ...]   (default: all)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -126,7 +126,8 @@ build_group() {
     fi
     mv -f "$tmp/out" "$dest"
     # convenience symlink without the version: kube-apiserver -> kube-apiserver-v1.34.4
-    ln -sfn "$(basename "$dest")" "$E2E_BIN_DIR/$(basename "$dest" "-$ver")"
+    # (BUILD_LINK_SUFFIX keeps a second major apart: workflow-controller-v4 -> ...-v4.0.5)
+    ln -sfn "$(basename "$dest")" "$E2E_BIN_DIR/$(basename "$dest" "-$ver")${BUILD_LINK_SUFFIX:-}"
     log "[$name] built $dest in $((SECONDS - b0))s"
   done
   rm -rf "$tmp"
@@ -173,8 +174,16 @@ build_argo() {
     "github.com/argoproj/argo-workflows/v3/cmd/workflow-controller=$WORKFLOW_CONTROLLER_BIN"
 }
 
+# Argo v4 (ARGO4_VERSION): the tier runs the same tests against it too. Test
+# tier only, never shipped (see versions.sh); the repo's go.mod stays on v3.
+build_argo4() {
+  BUILD_LINK_SUFFIX=-v4 build_group argo4 github.com/argoproj/argo-workflows/v4 "$ARGO4_VERSION" "" \
+    "-X github.com/argoproj/argo-workflows/v4.version=$ARGO4_VERSION -X github.com/argoproj/argo-workflows/v4.gitTreeState=clean" \
+    "github.com/argoproj/argo-workflows/v4/cmd/workflow-controller=$WORKFLOW_CONTROLLER4_BIN"
+}
+
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(etcd kube kwok argo)
+[ ${#targets[@]} -gt 0 ] || targets=(etcd kube kwok argo argo4)
 log "cache: $E2E_BIN_DIR ($(go env GOVERSION), GOFLAGS=$GOFLAGS CGO_ENABLED=$CGO_ENABLED)"
 all_start=$(date +%s)
 for t in "${targets[@]}"; do
@@ -183,7 +192,8 @@ for t in "${targets[@]}"; do
     kube) build_kube ;;
     kwok) build_kwok ;;
     argo) build_argo ;;
-    *) die "unknown target '$t' (etcd|kube|kwok|argo)" ;;
+    argo4) build_argo4 ;;
+    *) die "unknown target '$t' (etcd|kube|kwok|argo|argo4)" ;;
   esac
 done
 log "all requested binaries present ($(( $(date +%s) - all_start ))s this run):"

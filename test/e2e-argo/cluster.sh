@@ -16,6 +16,8 @@
 # every client (kubectl, go test) must run via `ip netns exec` (or `cluster.sh exec`).
 # State (pids, logs, certs, kubeconfig, etcd data) lives in $STEPM_E2E_RUN_DIR
 # (default /tmp/stepm-e2e), outside the repo. Needs root (ip netns).
+# STEPM_E2E_ARGO=v3 (default: ARGO_VERSION) or v4 (ARGO4_VERSION, test tier
+# only) picks the workflow-controller `up` starts, and the CRDs of that version.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -33,6 +35,14 @@ SERVICE_CIDR=10.96.0.0/16                      # virtual only: nothing routes to
 KUBECONFIG_FILE=$RUN_DIR/kubeconfig
 PKI=$RUN_DIR/pki
 COMPONENTS=(etcd kube-apiserver kube-scheduler kwok workflow-controller)
+# Which Argo major `up` runs: its controller binary, version and module (for the CRDs).
+case "${STEPM_E2E_ARGO:-v3}" in
+  v3) CTRL_BIN=$WORKFLOW_CONTROLLER_BIN CTRL_VERSION=$ARGO_VERSION
+      CTRL_MODULE=github.com/argoproj/argo-workflows/v3 CTRL_BUILD=argo ;;
+  v4) CTRL_BIN=$WORKFLOW_CONTROLLER4_BIN CTRL_VERSION=$ARGO4_VERSION
+      CTRL_MODULE=github.com/argoproj/argo-workflows/v4 CTRL_BUILD=argo4 ;;
+  *) echo "cluster.sh: STEPM_E2E_ARGO must be v3 or v4 (got '$STEPM_E2E_ARGO')" >&2; exit 2 ;;
+esac
 
 log() { echo "cluster.sh: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -57,10 +67,10 @@ need_root() {
 
 need_bins() {
   local b missing=0
-  for b in "$ETCD_BIN" "$KUBE_APISERVER_BIN" "$KUBE_SCHEDULER_BIN" "$KWOK_BIN" "$WORKFLOW_CONTROLLER_BIN"; do
+  for b in "$ETCD_BIN" "$KUBE_APISERVER_BIN" "$KUBE_SCHEDULER_BIN" "$KWOK_BIN" "$CTRL_BIN"; do
     if [ ! -x "$b" ]; then log "missing binary $b"; missing=1; fi
   done
-  [ $missing -eq 0 ] || die "run test/e2e-argo/build.sh first (it caches into $E2E_BIN_DIR)"
+  [ $missing -eq 0 ] || die "run test/e2e-argo/build.sh first (e.g. build.sh $CTRL_BUILD; it caches into $E2E_BIN_DIR)"
 }
 
 pid_of() { cat "$RUN_DIR/$1.pid" 2>/dev/null || true; }
@@ -330,7 +340,7 @@ EOF
 
 argo_crd_dir() {
   local dir
-  dir=$(cd / && GOFLAGS='' go mod download -json "github.com/argoproj/argo-workflows/v3@$ARGO_VERSION" \
+  dir=$(cd / && GOFLAGS='' go mod download -json "$CTRL_MODULE@$CTRL_VERSION" \
     | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')
   [ -d "$dir/manifests/base/crds/$ARGO_CRDS" ] || die "no Argo CRDs at $dir/manifests/base/crds/$ARGO_CRDS"
   echo "$dir/manifests/base/crds/$ARGO_CRDS"
@@ -412,7 +422,7 @@ EOF
   kc taint node "$NODE_NAME" node.kubernetes.io/not-ready:NoSchedule- >/dev/null 2>&1 || true
   [ -z "$(kc get node "$NODE_NAME" -o 'jsonpath={.spec.taints}')" ] || die "node $NODE_NAME still has taints"
 
-  log "applying Argo $ARGO_VERSION CRDs ($ARGO_CRDS) from $crd_dir"
+  log "applying Argo $CTRL_VERSION CRDs ($ARGO_CRDS) from $crd_dir"
   local f
   for f in "$crd_dir"/argoproj.io_*.yaml; do
     kc apply --server-side -f - >/dev/null <"$f"
@@ -439,11 +449,12 @@ data:
 EOF
 
   start workflow-controller LEADER_ELECTION_DISABLE=true LEADER_ELECTION_IDENTITY=stepm-e2e \
-    DEFAULT_REQUEUE_TIME=1s -- "$WORKFLOW_CONTROLLER_BIN" \
+    DEFAULT_REQUEUE_TIME=1s -- "$CTRL_BIN" \
     --kubeconfig="$KUBECONFIG_FILE" --namespace="$ARGO_NS" \
     --configmap=workflow-controller-configmap \
-    --executor-image="quay.io/argoproj/argoexec:$ARGO_VERSION" --loglevel=info
+    --executor-image="quay.io/argoproj/argoexec:$CTRL_VERSION" --loglevel=info
   wait_for workflow-controller 90 in_ns curl -sf --max-time 2 http://127.0.0.1:6060/healthz
+  echo "$CTRL_VERSION" >"$RUN_DIR/argo-version"
 
   log "up in $((SECONDS - t0))s. Clients run inside the netns, e.g.:"
   log "  eval \"\$($0 env)\"; ip netns exec $NETNS \$KUBECTL get nodes"
@@ -476,6 +487,7 @@ cmd_down() {
 
 cmd_status() {
   local name rc=0
+  echo "argo: $(cat "$RUN_DIR/argo-version" 2>/dev/null || echo '?') (STEPM_E2E_ARGO at up)"
   for name in "${COMPONENTS[@]}"; do
     if alive "$name"; then echo "$name: running (pid $(pid_of "$name"), log $RUN_DIR/$name.log)"
     else echo "$name: not running"; rc=1; fi
@@ -489,6 +501,7 @@ export KUBECONFIG=$KUBECONFIG_FILE
 export STEPM_E2E_NETNS=$NETNS
 export STEPM_E2E_RUN_DIR=$RUN_DIR
 export STEPM_E2E_ARGO_NAMESPACE=$ARGO_NS
+export STEPM_E2E_ARGO_VERSION=$(cat "$RUN_DIR/argo-version" 2>/dev/null || echo "$CTRL_VERSION")
 export KUBECTL=$(kubectl_bin)
 # Clients must run inside the netns: ip netns exec $NETNS <command>
 EOF
@@ -543,5 +556,5 @@ case "$cmd" in
   exec) [ $# -gt 0 ] || die "usage: $0 exec CMD [ARGS...]"
         need_root; in_ns env KUBECONFIG="$KUBECONFIG_FILE" "$@" ;;
   kubectl) need_root; kc "$@" ;;
-  *) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -210,6 +210,9 @@ type driveOpts struct {
 	// atExit, if set, receives the workflow as read right before the
 	// workflow-level exit handler (node <wf>.onExit) ran: what it reads.
 	atExit func(*wfv1.Workflow)
+	// tick, if set, gets each read of the workflow before its pods are
+	// finished (kfp_test.go: the KFP drivers' outputs).
+	tick func(*wfv1.Workflow)
 }
 
 // drive plays kubelet until the workflow ends: for step-metrics' exit-handler
@@ -228,6 +231,9 @@ func (e *env) drive(ctx context.Context, t *testing.T, wfName string, o driveOpt
 		wf, err := e.argo.ArgoprojV1alpha1().Workflows(namespace).Get(ctx, wfName, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if o.tick != nil {
+			o.tick(wf)
 		}
 		running := e.finishPods(ctx, t, wf)
 		if o.stop && !stopped && running[annStopWhen] > 0 && running[annStopWhen] == running[annStopWhen+"/all"] {
