@@ -385,29 +385,7 @@ func (e *env) checkKFP(t *testing.T, wf, final *wfv1.Workflow) {
 
 	// Resource seconds: every pod's (drivers' too), as the controller sums
 	// them at the end minus the exit handler's pod.
-	hooked := hookedNodes(final)
-	fromStatus := map[string]float64{}
-	for r, d := range final.Status.ResourcesDuration {
-		fromStatus[string(r)] += float64(d)
-	}
-	for id, n := range final.Status.Nodes {
-		if hooked[id] && n.Type == wfv1.NodeTypePod {
-			for r, d := range n.ResourcesDuration {
-				fromStatus[string(r)] -= float64(d)
-			}
-		}
-	}
-	if runRes["cpu"] <= 0 {
-		t.Errorf("the run's pods have no cpu resourcesDuration in the status (%v)", runRes)
-	}
-	for r, v := range fromStatus {
-		if !near(v, runRes[r]) {
-			t.Errorf("status.resourcesDuration[%s] minus the exit handler's pod = %v, the steps' pods at exit-handler time sum to %v", r, v, runRes[r])
-		}
-	}
-	for r, v := range runRes {
-		expect("pipeline_run_resource_seconds", v, "resource", r)
-	}
+	checkRunResources(t, final, runRes, expect)
 
 	// Stages are the components, their items the work pods only.
 	type stage struct {

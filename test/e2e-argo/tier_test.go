@@ -306,29 +306,7 @@ func (e *env) checkTier(t *testing.T, wf, final *wfv1.Workflow, wantResult strin
 
 	// Resource seconds: Pod nodes only; the run's total is what the
 	// controller sums over all pods at the end minus the exit handlers'.
-	hooked := hookedNodes(final)
-	fromStatus := map[string]float64{}
-	for r, d := range final.Status.ResourcesDuration {
-		fromStatus[string(r)] += float64(d)
-	}
-	for id, n := range final.Status.Nodes {
-		if hooked[id] && n.Type == wfv1.NodeTypePod {
-			for r, d := range n.ResourcesDuration {
-				fromStatus[string(r)] -= float64(d)
-			}
-		}
-	}
-	if runRes["cpu"] <= 0 {
-		t.Errorf("the run's pods have no cpu resourcesDuration in the status (%v): the kubelet stand-in's container times did not reach the controller", runRes)
-	}
-	for r, v := range fromStatus {
-		if !near(v, runRes[r]) {
-			t.Errorf("status.resourcesDuration[%s] minus the exit handlers' pods = %v, the steps' pods at exit-handler time sum to %v", r, v, runRes[r])
-		}
-	}
-	for r, v := range runRes {
-		expect("pipeline_run_resource_seconds", v, "resource", r)
-	}
+	checkRunResources(t, final, runRes, expect)
 
 	// Stages: fan-out items name(i:v) and retry attempts are one stage.
 	type stage struct {
@@ -438,5 +416,37 @@ func record(t *testing.T, name, source string, atExit, final *wfv1.Workflow) {
 	}
 	if err := os.WriteFile(filepath.Join(dir, name+".yaml"), []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// checkRunResources checks the run's resource seconds, runRes (the sum
+// over its step pods at exit-handler time), against the controller's own
+// total at the end (status.resourcesDuration minus the exit handlers'
+// pods), requires some cpu (the kubelet stand-in's container times reached
+// the controller), and expects runRes as pipeline_run_resource_seconds.
+func checkRunResources(t *testing.T, final *wfv1.Workflow, runRes map[string]float64, expect func(metric string, want float64, kv ...string)) {
+	t.Helper()
+	hooked := hookedNodes(final)
+	fromStatus := map[string]float64{}
+	for r, d := range final.Status.ResourcesDuration {
+		fromStatus[string(r)] += float64(d)
+	}
+	for id, n := range final.Status.Nodes {
+		if hooked[id] && n.Type == wfv1.NodeTypePod {
+			for r, d := range n.ResourcesDuration {
+				fromStatus[string(r)] -= float64(d)
+			}
+		}
+	}
+	if runRes["cpu"] <= 0 {
+		t.Errorf("the run's pods have no cpu resourcesDuration in the status (%v): the kubelet stand-in's container times did not reach the controller", runRes)
+	}
+	for r, v := range fromStatus {
+		if !near(v, runRes[r]) {
+			t.Errorf("status.resourcesDuration[%s] minus the exit handlers' pods = %v, the steps' pods at exit-handler time sum to %v", r, v, runRes[r])
+		}
+	}
+	for r, v := range runRes {
+		expect("pipeline_run_resource_seconds", v, "resource", r)
 	}
 }

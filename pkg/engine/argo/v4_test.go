@@ -1,15 +1,9 @@
 package argo
 
 import (
-	"bytes"
-	"compress/gzip"
-	"encoding/base64"
-	"encoding/json"
 	"os"
 	"strings"
 	"testing"
-
-	"sigs.k8s.io/yaml"
 
 	"github.com/step-metrics/step-metrics/pkg/engine"
 )
@@ -22,7 +16,7 @@ func TestArgoV4Fields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, data := range map[string][]byte{"nodes": plain, "compressedNodes": compressNodes(t, plain)} {
+	for name, data := range map[string][]byte{"nodes": plain, "compressedNodes": compress(t, plain, gzipB64)} {
 		run, _, err := Engine{}.Read(data, engine.Options{})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -47,34 +41,4 @@ func TestArgoV4Fields(t *testing.T) {
 			t.Errorf("%s: no warning for the unsynced outputs of load: %q", name, run.Warnings)
 		}
 	}
-}
-
-// compressNodes moves status.nodes into status.compressedNodes (gzip,
-// base64), as Argo's controller does for large workflows.
-func compressNodes(t *testing.T, data []byte) []byte {
-	t.Helper()
-	var obj map[string]any
-	if err := yaml.Unmarshal(data, &obj); err != nil {
-		t.Fatal(err)
-	}
-	status := obj["status"].(map[string]any)
-	nodes, err := json.Marshal(status["nodes"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	if _, err := zw.Write(nodes); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	delete(status, "nodes")
-	status["compressedNodes"] = base64.StdEncoding.EncodeToString(buf.Bytes())
-	out, err := json.Marshal(obj)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
