@@ -5,6 +5,7 @@ go 1.25.7
 require (
 	github.com/andybalholm/brotli v1.0.4
 	github.com/argoproj/argo-workflows/v3 v3.7.12
+	github.com/go-json-experiment/json v0.0.0-20251027170946-4849db3c2f7e
 	github.com/grafana/grafana-foundation-sdk/go v0.0.7
 	github.com/klauspost/compress v1.18.0
 	github.com/prometheus/client_golang v1.23.2

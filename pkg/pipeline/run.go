@@ -17,6 +17,7 @@ package pipeline
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"time"
 )
@@ -241,4 +242,19 @@ func SortSteps(steps []Step) {
 		}
 		return a.ID < b.ID
 	})
+}
+
+// The times a Unix timestamp in nanoseconds can hold (time.Time.UnixNano
+// overflows outside them): from 1677-09-21 to 2262-04-11.
+var (
+	minTime = time.Unix(0, math.MinInt64)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
+// ValidTime reports whether t is a time a timestamp can hold (between the
+// years 1678 and 2262). Engine adapters drop, with a warning, the times
+// outside it, so that no timestamp or duration computed from them
+// overflows.
+func ValidTime(t time.Time) bool {
+	return !t.Before(minTime) && !t.After(maxTime)
 }

@@ -236,9 +236,9 @@ func TestDecodeArgoCompressedNodes(t *testing.T) {
 }
 
 func TestDecodeArgoDecompressionBomb(t *testing.T) {
-	old := maxDecompressed
-	maxDecompressed = 1 << 20
-	defer func() { maxDecompressed = old }()
+	old := maxInflated
+	maxInflated = func() int64 { return 1 << 20 }
+	defer func() { maxInflated = old }()
 	big := []byte(`{"a":"` + strings.Repeat("x", 2<<20) + `"}`)
 	for encName, enc := range map[string]func(testing.TB, []byte) string{"gzip": gzipB64, "zstd": zstdB64, "brotli": brotliB64} {
 		in := "kind: Workflow\nmetadata: {name: bomb}\nstatus: {compressedNodes: " + enc(t, big) + "}\n"

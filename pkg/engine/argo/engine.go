@@ -3,6 +3,7 @@ package argo
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -76,4 +77,18 @@ func (Engine) Read(data []byte, opts engine.Options) (*pipeline.Run, []string, e
 // FromArguments returns RunFromArguments(name, namespace, uid, status).
 func (Engine) FromArguments(name, namespace, uid, status string) *pipeline.Run {
 	return RunFromArguments(name, namespace, uid, status)
+}
+
+var _ engine.StreamReader = Engine{}
+
+// ReadStream is Read of the JSON text r, streamed (see DecodeFrom): only the
+// nodes are held, never the text.
+func (Engine) ReadStream(r io.Reader, opts engine.Options) (*pipeline.Run, []string, error) {
+	wf, v4, warnings, err := readWorkflow(r)
+	if err != nil {
+		return nil, warnings, err
+	}
+	run := FromWorkflow(wf, Options{Status: opts.Status})
+	applyV4(run, v4)
+	return run, warnings, nil
 }

@@ -108,11 +108,14 @@ func resultOfPhase(phase string) pipeline.Result {
 // so, else ResultNone.
 func messageResult(message string) pipeline.Result {
 	m := strings.TrimSpace(message)
-	if sm := containerExitRe.FindStringSubmatch(m); sm != nil {
-		// Only the container's own termination message can say more.
-		m = strings.TrimSpace(sm[2])
+	// The cheap tests first: this runs for every failed node.
+	if strings.Contains(m, " (exit code ") {
+		if sm := containerExitRe.FindStringSubmatch(m); sm != nil {
+			// Only the container's own termination message can say more.
+			m = strings.TrimSpace(sm[2])
+		}
 	}
-	if m == "" || childFailedRe.MatchString(m) {
+	if m == "" || (strings.HasPrefix(m, "child '") && childFailedRe.MatchString(m)) {
 		return pipeline.ResultNone
 	}
 	switch {

@@ -1,7 +1,7 @@
 package argo
 
 import (
-	"regexp"
+	"strings"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 
@@ -13,16 +13,30 @@ import (
 // "(index:value)" (workflow/controller/operator.go generateNodeName:
 // fmt.Sprintf("%s(%d:%v)", name, index, value), with "(" and ")" removed
 // from the value, so the last ")" closes the suffix).
-var itemSuffix = regexp.MustCompile(`^([^()]+)\((\d+):[^()]*\)$`)
 
 // splitItem returns the stage and item index of a display name:
 // "train(3:lr-0.01)" is stage "train", item "3"; a name that is not a
 // fan-out item is its own stage, with no item.
+//
+// It matches `^([^()]+)\((\d+):[^()]*\)$` (FuzzSplitItem holds it to that
+// expression), by hand: it runs once a step, and a regular expression was
+// a tenth of the time of a 10,000-node run.
 func splitItem(name string) (stage, item string) {
-	if m := itemSuffix.FindStringSubmatch(name); m != nil {
-		return m[1], m[2]
+	open := strings.IndexByte(name, '(')
+	if open <= 0 || !strings.HasSuffix(name, ")") {
+		return name, ""
 	}
-	return name, ""
+	stage, inner := name[:open], name[open+1:len(name)-1]
+	colon := strings.IndexByte(inner, ':')
+	if colon <= 0 || strings.ContainsRune(stage, ')') || strings.ContainsAny(inner, "()") {
+		return name, ""
+	}
+	for i := 0; i < colon; i++ {
+		if inner[i] < '0' || inner[i] > '9' {
+			return name, ""
+		}
+	}
+	return stage, inner[:colon]
 }
 
 // assignStages sets the stage and item of every step and retried step. A

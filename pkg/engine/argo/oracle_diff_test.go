@@ -1,0 +1,100 @@
+package argo
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/step-metrics/step-metrics/bench/synth"
+	"github.com/step-metrics/step-metrics/internal/example"
+)
+
+// oracleInputs are every Argo status in testdata, the bundled example and
+// synthetic workflows in both node map forms.
+func oracleInputs(t testing.TB) map[string][]byte {
+	t.Helper()
+	in := map[string][]byte{"example": example.Workflow}
+	files, err := filepath.Glob("../../../testdata/argo/*/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	top, _ := filepath.Glob("../../../testdata/argo/*.yaml")
+	more, _ := filepath.Glob("../../../testdata/argo/*/*.json")
+	for _, f := range append(append(files, top...), more...) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in[strings.TrimPrefix(f, "../../../testdata/argo/")] = b
+	}
+	if len(in) < 30 {
+		t.Fatalf("only %d inputs found", len(in))
+	}
+	for _, compressed := range []bool{false, true} {
+		b, err := synth.JSON(synth.Options{Nodes: 500, Seed: 3, Compressed: compressed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in["synth-500-compressed="+map[bool]string{false: "no", true: "yes"}[compressed]] = b
+	}
+	return in
+}
+
+// TestStreamMatchesOracle: on every status the old decoder (oracle_test.go)
+// reads without a warning, the stream decoder gives the same run, v4 fields
+// included.
+func TestStreamMatchesOracle(t *testing.T) {
+	compared := 0
+	for name, data := range oracleInputs(t) {
+		if !sameAsOracle(t, name, data) {
+			continue
+		}
+		compared++
+	}
+	if compared < 30 {
+		t.Errorf("only %d inputs compared", compared)
+	}
+}
+
+// sameAsOracle compares the two decoders on data; false when the oracle
+// does not read it cleanly (nothing to compare).
+func sameAsOracle(t *testing.T, name string, data []byte) bool {
+	t.Helper()
+	owf, ov4, ow, oerr := oracleDecode(data)
+	if oerr != nil || len(ow) > 0 {
+		return false
+	}
+	wf, v4, w, err := decode(data)
+	if err != nil {
+		t.Errorf("%s: the oracle reads it, the stream decoder says %v", name, err)
+		return true
+	}
+	if len(w) > 0 {
+		t.Errorf("%s: warnings %q where the oracle has none", name, w)
+	}
+	a, b := FromWorkflow(wf, Options{}), FromWorkflow(owf, Options{})
+	applyV4(a, v4)
+	applyV4(b, ov4)
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("%s: runs differ:\nstream %+v\noracle %+v", name, a, b)
+	}
+	return true
+}
+
+// FuzzStreamMatchesOracle: the stream decoder never panics, and on input
+// the oracle reads without a warning it gives the oracle's run.
+func FuzzStreamMatchesOracle(f *testing.F) {
+	for name, data := range oracleInputs(f) {
+		if len(data) < 20<<10 && !strings.HasPrefix(name, "synth") {
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 1<<20 {
+			return
+		}
+		sameAsOracle(t, "input", data)
+	})
+}
