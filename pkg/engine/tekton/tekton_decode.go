@@ -9,8 +9,10 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/step-metrics/step-metrics/pkg/engine"
+	"github.com/step-metrics/step-metrics/pkg/pipeline"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -104,8 +106,8 @@ type pipelineRunStatus struct {
 	Conditions []condition `json:"conditions,omitempty"`
 	// StartTime and CompletionTime of the run; CompletionTime is unset
 	// while it runs, finally tasks included.
-	StartTime      metav1.Time `json:"startTime,omitempty"`
-	CompletionTime metav1.Time `json:"completionTime,omitempty"`
+	StartTime      tkTime `json:"startTime,omitempty"`
+	CompletionTime tkTime `json:"completionTime,omitempty"`
 	// ChildReferences name the run's TaskRuns and CustomRuns (v1, and
 	// v1beta1 with the minimal embedded status).
 	ChildReferences []childReference `json:"childReferences,omitempty"`
@@ -183,8 +185,8 @@ type taskRunStatus struct {
 	// PodName is the attempt's pod.
 	PodName string `json:"podName,omitempty"`
 	// StartTime and CompletionTime of the attempt.
-	StartTime      metav1.Time `json:"startTime,omitempty"`
-	CompletionTime metav1.Time `json:"completionTime,omitempty"`
+	StartTime      tkTime `json:"startTime,omitempty"`
+	CompletionTime tkTime `json:"completionTime,omitempty"`
 	// Steps are the states of the Task's step containers.
 	Steps []stepState `json:"steps,omitempty"`
 	// Results are the task's results (v1).
@@ -219,7 +221,7 @@ type stepWaiting struct {
 // stepRunning is a running step container.
 type stepRunning struct {
 	// StartedAt is when it started.
-	StartedAt metav1.Time `json:"startedAt,omitempty"`
+	StartedAt tkTime `json:"startedAt,omitempty"`
 }
 
 // stepTerminated is a finished step container.
@@ -234,8 +236,8 @@ type stepTerminated struct {
 	// (TaskRunTimeout, TaskRunCancelled) reason.
 	Reason string `json:"reason,omitempty"`
 	// StartedAt and FinishedAt bound the step's run.
-	StartedAt  metav1.Time `json:"startedAt,omitempty"`
-	FinishedAt metav1.Time `json:"finishedAt,omitempty"`
+	StartedAt  tkTime `json:"startedAt,omitempty"`
+	FinishedAt tkTime `json:"finishedAt,omitempty"`
 }
 
 // taskRunResult is one result of a task: a string, an array or an object.
@@ -427,6 +429,7 @@ func (d *tektonDecoder) add(doc []byte, where string, single, inList bool, itemK
 		if err := d.unmarshal(doc, &pr, where); err != nil {
 			return err
 		}
+		d.warnBadTimes(where, pr.Status.StartTime.bad, pr.Status.CompletionTime.bad)
 		d.prs = append(d.prs, pr)
 		return nil
 	}
@@ -434,6 +437,7 @@ func (d *tektonDecoder) add(doc []byte, where string, single, inList bool, itemK
 	if err := d.unmarshal(doc, &tr, where); err != nil {
 		return err
 	}
+	d.warnBadTimes(where, tr.Status.badTimes()...)
 	d.trs = append(d.trs, tr)
 	return nil
 }
@@ -690,4 +694,68 @@ func sortedCountKeys(m map[string]int) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// tkTime is a time as Tekton writes it (RFC 3339). Unlike metav1.Time, a
+// value that is not one, or that no timestamp can hold (before 1678, after
+// 2262: UnixNano overflows), does not fail the decode: it is left zero and
+// marked bad, and the decoder warns (warnBadTimes).
+type tkTime struct {
+	time.Time
+	bad bool
+}
+
+// UnmarshalJSON reads an RFC 3339 string, in local time as metav1.Time
+// does; null and "" are zero; it never fails.
+func (t *tkTime) UnmarshalJSON(b []byte) error {
+	*t = tkTime{}
+	if string(b) == "null" {
+		return nil
+	}
+	var s string
+	if json.Unmarshal(b, &s) != nil {
+		t.bad = true
+		return nil
+	}
+	if s == "" {
+		return nil
+	}
+	pt, err := time.Parse(time.RFC3339, s)
+	if err != nil || !pipeline.ValidTime(pt) {
+		t.bad = true
+		return nil
+	}
+	t.Time = pt.Local()
+	return nil
+}
+
+// badTimes lists, for each time of the status (its earlier attempts and
+// steps included), whether it was bad.
+func (s *taskRunStatus) badTimes() []bool {
+	out := []bool{s.StartTime.bad, s.CompletionTime.bad}
+	for _, st := range s.Steps {
+		if st.Running != nil {
+			out = append(out, st.Running.StartedAt.bad)
+		}
+		if st.Terminated != nil {
+			out = append(out, st.Terminated.StartedAt.bad, st.Terminated.FinishedAt.bad)
+		}
+	}
+	for i := range s.RetriesStatus {
+		out = append(out, s.RetriesStatus[i].badTimes()...)
+	}
+	return out
+}
+
+// warnBadTimes warns once for an object's bad times.
+func (d *tektonDecoder) warnBadTimes(where string, bad ...bool) {
+	n := 0
+	for _, b := range bad {
+		if b {
+			n++
+		}
+	}
+	if n > 0 {
+		d.warnings = append(d.warnings, fmt.Sprintf("%s: ignored %d time(s) that are not RFC 3339 times between the years 1678 and 2262", where, n))
+	}
 }

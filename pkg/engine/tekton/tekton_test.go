@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/step-metrics/step-metrics/pkg/engine"
 	"github.com/step-metrics/step-metrics/pkg/pipeline"
 
 	"sigs.k8s.io/yaml"
@@ -982,7 +983,6 @@ func TestDecodeTektonBadInput(t *testing.T) {
 		{"list of pods", "apiVersion: v1\nkind: List\nitems: [{kind: Pod, metadata: {name: a}}, {kind: Pod}]\n", "found 2 Pod"},
 		{"two runs", pr + "---\n" + strings.Replace(pr, "name: p", "name: q", 1), "2 PipelineRuns in the input (p, q)"},
 		{"no name", "apiVersion: tekton.dev/v1\nkind: PipelineRun\nstatus: {startTime: '2024-01-01T00:00:00Z'}\n", "metadata.name is missing"},
-		{"bad time", pr + "status: {startTime: yesterday}\n", "decode tekton: document 1"},
 		{"second doc scalar", pr + "---\nhello\n", "document 2: expected an object"},
 		{"list item scalar", "kind: List\nitems: [3]\n", "item 1: expected an object"},
 	}
@@ -1064,4 +1064,61 @@ func parseTime(t *testing.T, s *string) time.Time {
 		t.Fatalf("fixture time %q: %v", *s, err)
 	}
 	return tm
+}
+
+// TestDecodeTektonBadTimes: a time that is not RFC 3339, or that no
+// timestamp can hold (year 9999: UnixNano overflows to a negative end), is
+// dropped with a warning; the rest of the object is read (metav1.Time
+// failed the whole decode, or gave a negative timestamp).
+func TestDecodeTektonBadTimes(t *testing.T) {
+	in := `apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata: {name: p}
+status:
+  startTime: yesterday
+  completionTime: "9999-12-31T23:59:59Z"
+  conditions: [{type: Succeeded, status: "True", reason: Succeeded}]
+---
+apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata: {name: p-a, labels: {tekton.dev/pipelineRun: p, tekton.dev/pipelineTask: a}}
+status:
+  startTime: "2024-01-01T00:00:00Z"
+  completionTime: "2024-01-01T00:01:00Z"
+  conditions: [{type: Succeeded, status: "True", reason: Succeeded}]
+  steps:
+  - name: s
+    terminated: {exitCode: 0, startedAt: "1000-01-01T00:00:00Z", finishedAt: 17}
+`
+	objs, warnings, err := decode([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if objs.PipelineRun.Name != "p" || len(objs.PipelineRun.Status.Conditions) != 1 || len(objs.TaskRuns) != 1 {
+		t.Fatalf("the rest was not decoded: %+v", objs)
+	}
+	if !objs.PipelineRun.Status.CompletionTime.IsZero() || !objs.PipelineRun.Status.StartTime.IsZero() {
+		t.Errorf("bad run times kept: %+v", objs.PipelineRun.Status)
+	}
+	joined := strings.Join(warnings, "\n")
+	if !strings.Contains(joined, "ignored 2 time(s)") || len(warnings) != 2 {
+		t.Errorf("warnings %q, want one per object (2 times each)", warnings)
+	}
+	run, _, err := Engine{}.Read([]byte(in), engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ts := range append([]time.Time{run.Start, run.End}, stepTimes(run)...) {
+		if !ts.IsZero() && ts.UnixNano() < 0 {
+			t.Errorf("a time before 1970 survived: %v", ts)
+		}
+	}
+}
+
+func stepTimes(run *pipeline.Run) []time.Time {
+	var out []time.Time
+	for _, s := range run.Steps {
+		out = append(out, s.Start, s.End)
+	}
+	return out
 }
