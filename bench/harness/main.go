@@ -133,6 +133,9 @@ func run(c config) error {
 	if err := endToEnd(c, pg, rep); err != nil {
 		return err
 	}
+	if err := budgets(c, rep); err != nil {
+		return err
+	}
 	if err := startupAndSize(c, rep); err != nil {
 		return err
 	}

@@ -34,15 +34,22 @@ import (
 // does not decode, so a value of the wrong type costs that member and a
 // warning naming it, never the rest of the object.
 
-// nodeCost is what one node costs in memory once decoded, with its share
-// of the run built from it, in bytes (measured at 50,000 nodes of bench/synth:
-// see bench/README.md). maxNodes bounds the node count by it.
-const nodeCost = 2 << 10
+// nodeCost is what a node costs in memory once decoded, with its share
+// of the run built from it, apart from its strings: about 1 KiB (measured
+// at 50,000 nodes of bench/synth: 62 MB live for nodes and steps, 150
+// bytes of strings a node; see bench/README.md).
+const nodeCost = 1 << 10
 
-// maxNodes is the most nodes a run may have for the memory the process
-// may use: half of limits.Memory at nodeCost each (131,072 at 256 MiB).
-// Tests lower it.
-var maxNodes = func() int { return int(limits.Memory() / 2 / nodeCost) }
+// nodeBudget is the memory the decoded nodes may take, as decoder.used
+// counts it: a quarter of limits.Memory, so that with the garbage
+// collector's headroom the process stays below its limit. Tests lower it.
+var nodeBudget = func() int64 { return limits.Memory() / 4 }
+
+// maxRun is the longest run of input bytes without a quote outside a
+// string, or the longest string: the decoder buffers one token whole, so
+// a single 1 GB string (a compressed node map inflates to that from a few
+// KB) must be refused before it is buffered. Tests lower it.
+var maxRun int64 = 8 << 20
 
 // maxInflated is the most bytes a compressed node map may inflate to:
 // limits.Input. Tests lower it.
@@ -65,17 +72,18 @@ type decoder struct {
 	wrongType map[string]int
 	badTime   map[string]int
 	nodes     int
-	limit     int
+	used      int64 // memory taken by the nodes, estimated (nodeCost and strings)
+	budget    int64
 }
 
 func newDecoder(r io.Reader) *decoder {
 	return &decoder{
-		dec:       jsontext.NewDecoder(r, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)),
+		dec:       jsontext.NewDecoder(&runBound{r: r, max: maxRun}, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)),
 		wf:        &wfv1.Workflow{},
 		strs:      map[string]string{},
 		wrongType: map[string]int{},
 		badTime:   map[string]int{},
-		limit:     maxNodes(),
+		budget:    nodeBudget(),
 	}
 }
 
@@ -130,7 +138,7 @@ func boolKeys(m map[string]int) map[string]bool {
 
 // syntax describes a JSON syntax or I/O error, with where it happened.
 func (d *decoder) syntax(err error) error {
-	if errors.Is(err, ErrTooLarge) {
+	if errors.Is(err, ErrTooLarge) || errors.Is(err, ErrLongToken) {
 		return fmt.Errorf("decode workflow: %w", err)
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
@@ -448,7 +456,7 @@ func (d *decoder) compressedNodes(s string) error {
 		r = brotli.NewReader(src)
 	}
 	lr := &boundedReader{r: r, left: maxInflated()}
-	dec := jsontext.NewDecoder(lr, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	dec := jsontext.NewDecoder(&runBound{r: lr, max: maxRun}, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 	if k := dec.PeekKind(); k != '{' {
 		if lr.err != nil {
 			return lr.err
@@ -463,7 +471,7 @@ func (d *decoder) compressedNodes(s string) error {
 		if lr.err != nil {
 			return lr.err
 		}
-		if errors.Is(err, ErrTooLarge) {
+		if errors.Is(err, ErrTooLarge) || errors.Is(err, ErrLongToken) {
 			return err
 		}
 		return fmt.Errorf("decoded node map is not JSON: %s", engine.Truncate(engine.OneLine(cleanErr(err).Error()), 200))
@@ -514,9 +522,10 @@ func (d *decoder) nodeMap(dec *jsontext.Decoder, path string) error {
 			return err
 		}
 		d.nodes++
-		if d.nodes > d.limit {
-			return fmt.Errorf("more than %d nodes in %s (the most that fit half the memory limit of %d MiB): %w",
-				d.limit, path, limits.Memory()>>20, ErrTooLarge)
+		d.used += nodeCost
+		if d.used > d.budget {
+			return fmt.Errorf("%s: %d nodes need more than %d MiB, a quarter of the memory limit of %d MiB (raise the template's memory limit, or GOMEMLIMIT): %w",
+				path, d.nodes, d.budget>>20, limits.Memory()>>20, ErrTooLarge)
 		}
 		switch dec.PeekKind() {
 		case '{':
@@ -569,6 +578,7 @@ func (d *decoder) str(dec *jsontext.Decoder) (string, error) {
 	}
 	s := string(b)
 	d.strs[s] = s
+	d.used += int64(len(s)) + 48 // the string and its interning entry
 	return s, nil
 }
 
@@ -749,6 +759,7 @@ func (d *decoder) intern(s string) string {
 		return v
 	}
 	d.strs[s] = s
+	d.used += int64(len(s)) + 48
 	return s
 }
 
@@ -784,6 +795,7 @@ func (d *decoder) resources(dec *jsontext.Decoder, n *wfv1.NodeStatus) error {
 			n.ResourcesDuration = make(wfv1.ResourcesDuration, 2)
 		}
 		n.ResourcesDuration[corev1.ResourceName(name)] = wfv1.ResourceDuration(int64(f))
+		d.used += 64
 	}
 	_, err := dec.ReadToken()
 	return err
@@ -922,7 +934,9 @@ func (d *decoder) parameter(dec *jsontext.Decoder) (wfv1.Parameter, bool, error)
 			case '"':
 				var tok jsontext.Token
 				if tok, err = dec.ReadToken(); err == nil {
-					p.Value = wfv1.AnyStringPtr(tok.String())
+					v := tok.String()
+					d.used += int64(len(v)) + 64
+					p.Value = wfv1.AnyStringPtr(v)
 				}
 			case '0', 't', 'f':
 				var v jsontext.Value
@@ -941,4 +955,75 @@ func (d *decoder) parameter(dec *jsontext.Decoder) (wfv1.Parameter, bool, error)
 	}
 	_, err := dec.ReadToken()
 	return p, true, err
+}
+
+// runBound fails a stream with a string longer than max bytes, or more
+// than max bytes without a quote outside strings (a huge number, blanks):
+// the tokens jsontext would have to buffer whole. It finds quotes with
+// bytes.IndexByte and tells an escaped quote by the backslashes before it.
+type runBound struct {
+	r   io.Reader
+	max int64
+	run int64 // bytes since the last quote (outside strings) or in the string
+	in  bool  // inside a string
+	bs  int   // backslashes at the end of what was read, inside a string
+	err error
+}
+
+// ErrLongToken is wrapped by the error about a string or token too long.
+var ErrLongToken = errors.New("a string or token too long")
+
+func (b *runBound) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	n, err := b.r.Read(p)
+	q := p[:n]
+	for len(q) > 0 {
+		i := bytes.IndexByte(q, '"')
+		if i < 0 {
+			b.run += int64(len(q))
+			if b.in {
+				b.bs = trailingBackslashes(q, b.bs)
+			}
+			break
+		}
+		if b.in {
+			bs := trailingBackslashes(q[:i], b.bs)
+			b.bs = 0
+			if bs%2 == 1 { // an escaped quote: still in the string
+				b.run += int64(i + 1)
+				q = q[i+1:]
+				continue
+			}
+		}
+		b.run += int64(i)
+		if b.run > b.max {
+			break
+		}
+		b.in, b.run, b.bs = !b.in, 0, 0
+		q = q[i+1:]
+	}
+	if b.run > b.max {
+		what := "bytes without a quote (a number or blanks that long)"
+		if b.in {
+			what = "bytes in one string"
+		}
+		b.err = fmt.Errorf("more than %d MiB of %s: %w", b.max>>20, what, ErrLongToken)
+		return 0, b.err
+	}
+	return n, err
+}
+
+// trailingBackslashes counts the backslashes that end q, adding carry when
+// q is all backslashes.
+func trailingBackslashes(q []byte, carry int) int {
+	n := 0
+	for n < len(q) && q[len(q)-1-n] == '\\' {
+		n++
+	}
+	if n == len(q) {
+		n += carry
+	}
+	return n
 }
