@@ -140,7 +140,12 @@ func argoSteps(run *pipeline.Run, nodes wfv1.Nodes, wfName string) ([]pipeline.S
 	}
 	attemptOf := map[string]attempt{}
 	attempts := map[string]int{}
+	work := 0 // the nodes that become steps, for the slice's capacity
 	for id, n := range nodes {
+		switch n.Type {
+		case wfv1.NodeTypePod, wfv1.NodeTypeContainer, wfv1.NodeTypeHTTP, wfv1.NodeTypePlugin, wfv1.NodeTypeSuspend, wfv1.NodeTypeSkipped:
+			work++
+		}
 		if n.Type != wfv1.NodeTypeRetry || hooked[id] {
 			continue
 		}
@@ -157,7 +162,7 @@ func argoSteps(run *pipeline.Run, nodes wfv1.Nodes, wfName string) ([]pipeline.S
 		attempts[id] = i
 	}
 
-	steps := make([]pipeline.Step, 0, len(nodes))
+	steps := make([]pipeline.Step, 0, work)
 	var retries []pipeline.Retry
 	unknownTypes := map[string]bool{}
 	skewed, noStart := 0, 0

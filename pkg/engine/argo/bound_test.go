@@ -35,10 +35,15 @@ func longestRun(b []byte) int64 {
 	return max(longest, run)
 }
 
-func readBounded(data []byte, limit int64, oneByte bool) ([]byte, error) {
+// readBounded reads data through runBound in whole, one-byte or
+// half-size chunks (chunking 0, 1, 2).
+func readBounded(data []byte, limit int64, chunking int) ([]byte, error) {
 	var r io.Reader = bytes.NewReader(data)
-	if oneByte {
+	switch chunking {
+	case 1:
 		r = iotest.OneByteReader(r)
+	case 2:
+		r = iotest.HalfReader(r)
 	}
 	return io.ReadAll(&runBound{r: r, max: limit})
 }
@@ -59,10 +64,10 @@ func TestRunBound(t *testing.T) {
 		{`{"a":123456789}`, 8, true}, // a long number outside strings
 		{`{"a":12345678}`, 12, false},
 	} {
-		for _, oneByte := range []bool{false, true} {
+		for oneByte := range 3 {
 			out, err := readBounded([]byte(tc.in), tc.limit, oneByte)
 			if (err != nil) != tc.fail {
-				t.Errorf("%s, max %d, one byte %v: error %v, want failure %v", tc.in, tc.limit, oneByte, err, tc.fail)
+				t.Errorf("%s, max %d, chunking %d: error %v, want failure %v", tc.in, tc.limit, oneByte, err, tc.fail)
 			}
 			if err == nil && string(out) != tc.in {
 				t.Errorf("%s: passed %q", tc.in, out)
@@ -81,10 +86,10 @@ func FuzzRunBound(f *testing.F) {
 	f.Add([]byte(`"\\\\\\\""`), uint8(2))
 	f.Fuzz(func(t *testing.T, data []byte, limit uint8) {
 		want := longestRun(data) > int64(limit)
-		for _, oneByte := range []bool{false, true} {
+		for oneByte := range 3 {
 			out, err := readBounded(data, int64(limit), oneByte)
 			if (err != nil) != want {
-				t.Fatalf("%q, max %d, one byte %v: error %v, longest run %d", data, limit, oneByte, err, longestRun(data))
+				t.Fatalf("%q, max %d, chunking %d: error %v, longest run %d", data, limit, oneByte, err, longestRun(data))
 			}
 			if err == nil && !bytes.Equal(out, data) {
 				t.Fatalf("changed the bytes")

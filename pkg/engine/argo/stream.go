@@ -979,6 +979,22 @@ func (b *runBound) Read(p []byte) (int, error) {
 	}
 	n, err := b.r.Read(p)
 	q := p[:n]
+	if b.bs == 0 && int64(len(q)) <= b.max && bytes.IndexByte(q, '\\') < 0 {
+		// The fast path, most reads: no escapes, so every quote toggles
+		// and only the runs at the ends of q can be long.
+		if first := bytes.IndexByte(q, '"'); first < 0 {
+			b.run += int64(len(q))
+		} else {
+			if b.run+int64(first) > b.max {
+				b.run += int64(first)
+			} else {
+				b.in = b.in != (bytes.Count(q, []byte{'"'})%2 == 1)
+				b.run = int64(len(q) - 1 - bytes.LastIndexByte(q, '"'))
+			}
+		}
+		b.bs = 0
+		q = nil
+	}
 	for len(q) > 0 {
 		i := bytes.IndexByte(q, '"')
 		if i < 0 {
