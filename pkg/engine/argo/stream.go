@@ -34,11 +34,12 @@ import (
 // does not decode, so a value of the wrong type costs that member and a
 // warning naming it, never the rest of the object.
 
-// nodeCost is what a node costs in memory once decoded, with its share
-// of the run built from it, apart from its strings: about 1 KiB (measured
-// at 50,000 nodes of bench/synth: 62 MB live for nodes and steps, 150
-// bytes of strings a node; see bench/README.md).
-const nodeCost = 1 << 10
+// nodeCost is what a node costs in memory once decoded, apart from its
+// strings (counted as they are kept), with its share of the steps built
+// from it: measured at 50,000 nodes of bench/synth, the node map took 38 MB
+// (760 bytes a node, about 250 of them strings and their interning) and
+// the steps 24 MB more (about 260 bytes a node).
+const nodeCost = 768
 
 // nodeBudget is the memory the decoded nodes may take, as decoder.used
 // counts it: a quarter of limits.Memory, so that with the garbage
