@@ -54,7 +54,7 @@ unit:
 # seeds are whole workflows (up to 20 KB) and minimizing one takes minutes.
 FUZZ_TARGETS := ./pkg/engine/argo:FuzzDecodeArgo ./pkg/engine/argo:FuzzStreamMatchesOracle ./pkg/engine/argo:FuzzSplitItem ./pkg/engine/argo:FuzzRunBound ./pkg/engine/argo:FuzzResult ./pkg/engine/tekton:FuzzDecodeTekton ./pkg/custom:FuzzParse \
 	./pkg/metrics:FuzzSanitizeLabelName ./pkg/metrics:FuzzSanitizeLabelValue ./pkg/metrics:FuzzParseLabel \
-	./pkg/metrics:FuzzWorkflowLabels ./pkg/httpclient:FuzzParseHeader ./pkg/sink/pushgateway/prune:FuzzDecodeList
+	./pkg/metrics:FuzzWorkflowLabels ./pkg/httpclient:FuzzParseHeader ./pkg/httpclient:FuzzRedactURL ./pkg/sink/pushgateway/prune:FuzzDecodeList
 
 ## lint-manifests: templates/ and examples/workflows/ through Argo's own validator
 ## (a nested module: Argo's validate package pulls ~700 packages)

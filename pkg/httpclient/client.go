@@ -118,8 +118,16 @@ func New(cfg Config) (*http.Client, error) {
 	if len(headers) > 0 {
 		rt = &headerTransport{next: transport, headers: headers}
 	}
-	return &http.Client{Transport: rt}, nil
+	// No redirects: a hop would be sent the credentials again (the header
+	// transport adds them to every request, whatever its host), and a 301
+	// or 302 would turn a PUT into a GET. The 3xx answer is returned as it
+	// is, for Redirected to turn into an error.
+	return &http.Client{Transport: rt, CheckRedirect: refuseRedirect}, nil
 }
+
+// refuseRedirect is the CheckRedirect of the clients New builds: the
+// redirect is not followed and its answer is returned to the caller.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 func readSecret(path string) (string, error) {
 	b, err := os.ReadFile(path)
@@ -204,10 +212,11 @@ func redact(s string) string {
 		return s[:i+1] + " <redacted>"
 	case i >= 0:
 		return s[:i] + " <redacted>"
-	case len(s) > 8:
-		return s[:4] + "..."
+	case s == "":
+		return s
 	}
-	return s
+	// No separator: it may be all value ("Bearer" forgotten, a bare token).
+	return "<redacted>"
 }
 
 func basicAuth(user, pw string) string {

@@ -36,3 +36,16 @@ func ExampleParseHeader() {
 	// X-Scope-Orgid="team-ml" <nil>
 	// header "Authorization <redacted>": want "Name: value"
 }
+
+// URLs in messages and logs: user info gone, query values hidden, also
+// where url.Parse would read "u" as the scheme.
+func ExampleRedactURL() {
+	fmt.Println(httpclient.RedactURL("u:s3cr3t@pushgateway:9091"))
+	fmt.Println(httpclient.RedactURL("https://argo-server:2746/argo/?access_token=s3cr3t"))
+	_, err := httpclient.CheckURL("http://u:s3cr3t@pushgateway:9091")
+	fmt.Println(err)
+	// Output:
+	// pushgateway:9091
+	// https://argo-server:2746/argo/?access_token=REDACTED
+	// "http://pushgateway:9091": put no credentials in the URL; give them in a file
+}

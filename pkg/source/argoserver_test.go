@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/step-metrics/step-metrics/pkg/httpclient"
 )
 
 const argoPath = "/api/v1/workflows/" + testNamespace + "/" + testName
@@ -296,22 +298,137 @@ func TestArgoServerClient(t *testing.T) {
 }
 
 func TestArgoServerAnswerTooLarge(t *testing.T) {
-	if raceEnabled {
-		t.Skip("256 MiB through the race detector takes seconds; runs without -race (make test)")
-	}
+	limit := smallMemory(t)
 	// A generated body, so only GetWorkflow's buffer costs memory.
-	body := &byteStream{n: 2 * MaxObjectSize}
+	body := &byteStream{n: 2 * limit}
 	client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		return &http.Response{StatusCode: http.StatusOK, Body: io.NopCloser(body), Request: r}, nil
 	})}
 	got, err := ArgoServer{URL: "https://argo-server.argo:2746", Client: client}.GetWorkflow(context.Background(), testNamespace, testName)
 	if err == nil {
-		t.Fatalf("GetWorkflow on a %d-byte answer = %d bytes, nil error; want a size error", 2*MaxObjectSize, len(got))
+		t.Fatalf("GetWorkflow on a %d-byte answer = %d bytes, nil error; want a size error", 2*limit, len(got))
 	}
-	if !strings.Contains(err.Error(), "larger than 256 MiB") || !strings.Contains(err.Error(), testWorkflow) {
-		t.Errorf("error %q does not name the workflow and the 256 MiB limit", err)
+	var tl *TooLargeError
+	if !strings.Contains(err.Error(), "larger than 8 MiB, a quarter of the memory limit") || !strings.Contains(err.Error(), testWorkflow) || !errors.As(err, &tl) {
+		t.Errorf("error %q does not name the workflow and the 8 MiB limit", err)
 	}
-	if body.read > MaxObjectSize+1 {
-		t.Errorf("GetWorkflow read %d bytes of the answer, want at most MaxObjectSize+1 = %d", body.read, MaxObjectSize+1)
+	if body.read > limit+1 {
+		t.Errorf("GetWorkflow read %d bytes of the answer, want at most the limit + 1 = %d", body.read, limit+1)
+	}
+}
+
+// TestArgoServerStreamWorkflow: the stream gives the answer as it is, and
+// fails once more than limits.Input() bytes came from a real server.
+func TestArgoServerStreamWorkflow(t *testing.T) {
+	limit := smallMemory(t)
+	ts, _, want := newArgoServer(t, httptest.NewServer)
+	r, err := ArgoServer{URL: ts.URL}.StreamWorkflow(context.Background(), testNamespace, testName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	r.Close()
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("StreamWorkflow: %d bytes, %v; want the server's %d bytes", len(got), err, len(want))
+	}
+
+	big := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.Copy(w, &byteStream{n: 3 * limit})
+	}))
+	t.Cleanup(big.Close)
+	r, err = ArgoServer{URL: big.URL}.StreamWorkflow(context.Background(), testNamespace, testName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	n, err := io.Copy(io.Discard, r)
+	var tl *TooLargeError
+	if !errors.As(err, &tl) || n != limit || !strings.Contains(err.Error(), "get workflow "+testWorkflow+" from argo server: read body: larger than 8 MiB") {
+		t.Errorf("StreamWorkflow of %d bytes: %d read, error %v; want %d and a *TooLargeError", 3*limit, n, err, limit)
+	}
+}
+
+// TestArgoServerRedirect: a redirect is refused, not followed: the server
+// it points to gets nothing (not the token), and the error says where it
+// pointed.
+func TestArgoServerRedirect(t *testing.T) {
+	other, otherRec, _ := newArgoServer(t, httptest.NewServer)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.Path+"?token=s3cr3t", http.StatusFound)
+	}))
+	t.Cleanup(ts.Close)
+	a := ArgoServer{URL: ts.URL, TokenFile: writeTemp(t, "token", []byte("s3cr3t-token"))}
+	_, err := a.GetWorkflow(context.Background(), testNamespace, testName)
+	var re *httpclient.RedirectError
+	if !errors.As(err, &re) {
+		t.Fatalf("GetWorkflow on a redirect: error %v, want a *httpclient.RedirectError", err)
+	}
+	if n := len(otherRec.requests()); n != 0 {
+		t.Errorf("the server redirected to got %d requests, want none: %+v", n, otherRec.requests())
+	}
+	for _, want := range []string{testWorkflow, "302", "a redirect to " + other.URL + argoPath, "use the URL it points to"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "s3cr3t") {
+		t.Errorf("error %q shows a secret", err)
+	}
+}
+
+// TestArgoServerURLNotEchoed: an Argo Server URL with credentials or a
+// query is refused, and no error shows the password or the query value.
+func TestArgoServerURLNotEchoed(t *testing.T) {
+	ts, rec, _ := newArgoServer(t, httptest.NewServer)
+	host := strings.TrimPrefix(ts.URL, "http://")
+	for _, tc := range []struct{ url, want string }{
+		{"http://u:PASS@" + host, "put no credentials in the URL"},
+		{"http://PASS@" + host, "put no credentials in the URL"},
+		{"u:PASS@" + host, `"` + host + `" is not an absolute URL`},
+		{ts.URL + "/?access_token=PASS", "put no query in the URL"},
+		{"http://u:PA/SS@" + host, "not an absolute URL"},
+	} {
+		_, err := ArgoServer{URL: tc.url}.GetWorkflow(context.Background(), testNamespace, testName)
+		switch {
+		case err == nil:
+			t.Errorf("GetWorkflow with URL %q succeeded", tc.url)
+		case strings.Contains(err.Error(), "PASS") || strings.Contains(err.Error(), "SS@"):
+			t.Errorf("GetWorkflow with URL %q: error shows the secret: %v", tc.url, err)
+		case !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "argo server URL"):
+			t.Errorf("GetWorkflow with URL %q: error %v, want %q", tc.url, err, tc.want)
+		}
+	}
+	if n := len(rec.requests()); n != 0 {
+		t.Errorf("server saw %d requests, want none", n)
+	}
+}
+
+// TestArgoServerErrorBodyBounded: a 500 with a 50 MB body gives a short
+// error, and the client stops reading early (the server could not write
+// it all).
+func TestArgoServerErrorBodyBounded(t *testing.T) {
+	const size = 50 << 20
+	written := make(chan int64, 1)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+		n, _ := io.Copy(w, &byteStream{n: size})
+		written <- n
+	}))
+	t.Cleanup(ts.Close)
+	_, err := ArgoServer{URL: ts.URL}.GetWorkflow(context.Background(), testNamespace, testName)
+	if err == nil || !strings.Contains(err.Error(), "HTTP 500") {
+		t.Fatalf("GetWorkflow on a 500: %v", err)
+	}
+	if len(err.Error()) > 500 {
+		t.Errorf("error of %d bytes, want a short one", len(err.Error()))
+	}
+	select {
+	case n := <-written:
+		if n >= size {
+			t.Errorf("the server wrote all %d bytes: the client read the whole error body", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server is still writing: the client did not hang up")
 	}
 }

@@ -140,39 +140,32 @@ func TestReadFileDirectory(t *testing.T) {
 	}
 }
 
-// TestReadFileSizeLimit checks MaxObjectSize on both inputs. The inputs are
+// TestReadFileSizeLimit checks the bound, limits.Input(), on both inputs,
+// with the memory limit at 32 MiB (so an 8 MiB bound). The inputs are
 // generated (stdin) or sparse (file), so only ReadFile's own buffer costs
-// memory or disk. Each case still makes ReadFile buffer 256 MiB: about 0.4 s
-// each, but 4 s under the race detector, which then runs only the case the
-// limit exists for (these cases share no goroutines).
+// memory or disk.
 func TestReadFileSizeLimit(t *testing.T) {
-	limitText := strconv.Itoa(MaxObjectSize>>20) + " MiB"
-	skipUnderRace := func(t *testing.T) {
-		t.Helper()
-		if raceEnabled {
-			t.Skip("256 MiB through the race detector takes seconds; runs without -race (make test)")
-		}
-	}
+	limit := smallMemory(t)
+	limitText := strconv.FormatInt(limit>>20, 10) + " MiB, a quarter of the memory limit"
 
 	t.Run("stdin at the limit", func(t *testing.T) {
-		skipUnderRace(t)
-		s := &byteStream{n: MaxObjectSize}
+		s := &byteStream{n: limit}
 		got, err := ReadFile("-", s)
 		if err != nil {
-			t.Fatalf("ReadFile(%d bytes) error: %v; want the bytes", MaxObjectSize, err)
+			t.Fatalf("ReadFile(%d bytes) error: %v; want the bytes", limit, err)
 		}
-		if len(got) != MaxObjectSize {
-			t.Errorf("ReadFile returned %d bytes, want %d", len(got), MaxObjectSize)
+		if int64(len(got)) != limit {
+			t.Errorf("ReadFile returned %d bytes, want %d", len(got), limit)
 		}
 	})
 
 	t.Run("stdin over the limit", func(t *testing.T) {
 		// Far more than the limit: ReadFile must stop reading just past it
 		// (an endless stdin would otherwise never end), then refuse.
-		s := &byteStream{n: 4 * MaxObjectSize}
+		s := &byteStream{n: 4 * limit}
 		got, err := ReadFile("-", s)
 		if err == nil {
-			t.Fatalf("ReadFile(%d bytes) = %d bytes, nil error; want a size error", 4*MaxObjectSize, len(got))
+			t.Fatalf("ReadFile(%d bytes) = %d bytes, nil error; want a size error", 4*limit, len(got))
 		}
 		if got != nil {
 			t.Errorf("ReadFile returned %d bytes with its error, want none", len(got))
@@ -182,27 +175,27 @@ func TestReadFileSizeLimit(t *testing.T) {
 				t.Errorf("error %q does not contain %q", err, want)
 			}
 		}
-		if s.read > MaxObjectSize+1 {
-			t.Errorf("ReadFile read %d bytes of stdin, want at most MaxObjectSize+1 = %d", s.read, MaxObjectSize+1)
+		var tl *TooLargeError
+		if !errors.As(err, &tl) || tl.Limit != limit {
+			t.Errorf("error %v is not a *TooLargeError of %d bytes", err, limit)
+		}
+		if s.read > limit+1 {
+			t.Errorf("ReadFile read %d bytes of stdin, want at most the limit + 1 = %d", s.read, limit+1)
+		}
+	})
+
+	t.Run("file at the limit", func(t *testing.T) {
+		got, err := ReadFile(sparseFile(t, limit), notRead{t})
+		if err != nil || int64(len(got)) != limit {
+			t.Errorf("ReadFile(%d-byte file) = %d bytes, %v; want them all", limit, len(got), err)
 		}
 	})
 
 	t.Run("file one byte over the limit", func(t *testing.T) {
-		skipUnderRace(t)
-		path := filepath.Join(t.TempDir(), "huge.json")
-		f, err := os.Create(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := f.Truncate(MaxObjectSize + 1); err != nil { // sparse: no disk used
-			t.Fatal(err)
-		}
-		if err := f.Close(); err != nil {
-			t.Fatal(err)
-		}
+		path := sparseFile(t, limit+1)
 		got, err := ReadFile(path, notRead{t})
 		if err == nil {
-			t.Fatalf("ReadFile(%d-byte file) = %d bytes, nil error; want a size error", MaxObjectSize+1, len(got))
+			t.Fatalf("ReadFile(%d-byte file) = %d bytes, nil error; want a size error", limit+1, len(got))
 		}
 		for _, want := range []string{path, "larger than", limitText} {
 			if !strings.Contains(err.Error(), want) {
@@ -211,3 +204,79 @@ func TestReadFileSizeLimit(t *testing.T) {
 		}
 	})
 }
+
+// sparseFile returns the path of a file of size bytes that uses no
+// disk.
+func sparseFile(t *testing.T, size int64) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "huge.json")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestOpenFile: the stream variant reads the same bytes; on stdin, whose
+// size is not known up front, it fails past the bound with a
+// *TooLargeError naming it, and leaves stdin open; a file known to be too
+// large fails at once.
+func TestOpenFile(t *testing.T) {
+	limit := smallMemory(t)
+
+	path := writeTemp(t, "wf.yaml", example.Workflow)
+	r, err := OpenFile(path, notRead{t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	if err != nil || !bytes.Equal(got, example.Workflow) {
+		t.Errorf("OpenFile(%s): %d bytes, %v; want the file's %d bytes", path, len(got), err, len(example.Workflow))
+	}
+	if err := r.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+
+	stdin := &closeRecorder{Reader: &byteStream{n: 3 * limit}}
+	r, err = OpenFile("-", stdin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, r)
+	var tl *TooLargeError
+	if !errors.As(err, &tl) || tl.Limit != limit || !strings.Contains(err.Error(), "read workflow from stdin: larger than 8 MiB, a quarter of the memory limit") {
+		t.Errorf("OpenFile(-) over the limit: %d bytes read, error %v; want a *TooLargeError of %d bytes", n, err, limit)
+	}
+	if n != limit {
+		t.Errorf("the stream gave %d bytes before its error, want exactly the limit, %d", n, limit)
+	}
+	if _, err := r.Read(make([]byte, 10)); !errors.As(err, &tl) {
+		t.Errorf("Read after the error = %v, want the size error again", err)
+	}
+	if err := r.Close(); err != nil || stdin.closed {
+		t.Errorf("Close = %v, stdin closed %v: want stdin left open", err, stdin.closed)
+	}
+
+	// A file known to be too large fails at once.
+	big := sparseFile(t, limit+1)
+	if r, err := OpenFile(big, nil); err == nil || !errors.As(err, &tl) || !strings.Contains(err.Error(), big) {
+		t.Errorf("OpenFile(%d-byte file) = %v, %v; want a *TooLargeError naming the file", limit+1, r, err)
+	}
+	if _, err := OpenFile(filepath.Join(t.TempDir(), "missing"), nil); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("OpenFile(missing) = %v, want os.ErrNotExist", err)
+	}
+}
+
+// closeRecorder records whether it was closed.
+type closeRecorder struct {
+	io.Reader
+	closed bool
+}
+
+func (c *closeRecorder) Close() error { c.closed = true; return nil }

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/step-metrics/step-metrics/internal/example"
+	"github.com/step-metrics/step-metrics/pkg/limits"
 )
 
 // The bundled example run: namespace ml, name train-x7k2p.
@@ -95,6 +97,20 @@ func (r *recorder) only(t *testing.T) seenRequest {
 		t.Fatalf("server saw %d requests, want 1: %+v", len(reqs), reqs)
 	}
 	return reqs[0]
+}
+
+// smallMemory sets the runtime's memory limit (as GOMEMLIMIT would) to
+// 32 MiB for the test and returns limits.Input() under it, 8 MiB: the
+// bound every source reads up to.
+func smallMemory(t *testing.T) int64 {
+	t.Helper()
+	old := debug.SetMemoryLimit(32 << 20)
+	t.Cleanup(func() { debug.SetMemoryLimit(old) })
+	limit := limits.Input()
+	if limit != 8<<20 {
+		t.Fatalf("limits.Input() = %d with a 32 MiB memory limit, want 8 MiB", limit)
+	}
+	return limit
 }
 
 // newQuietTLSServer is httptest.NewTLSServer without the server's log of

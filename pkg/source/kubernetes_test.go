@@ -16,6 +16,9 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/step-metrics/step-metrics/pkg/httpclient"
+	"github.com/step-metrics/step-metrics/pkg/limits"
 )
 
 const kubePath = "/apis/argoproj.io/v1alpha1/namespaces/" + testNamespace + "/workflows/" + testName
@@ -192,35 +195,55 @@ func TestKubernetesAPIErrors(t *testing.T) {
 			want: []string{"timed out", "request did not complete within requested timeout"},
 		},
 	}
+	// StreamWorkflow gets the error from client-go's Stream, which reads
+	// and decodes the Status itself (not Result.Error as Do): the same
+	// descriptions and reasons must come out.
+	stream := func(k Kubernetes, ctx context.Context, ns, name string) ([]byte, error) {
+		r, err := k.StreamWorkflow(ctx, ns, name)
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		return io.ReadAll(r)
+	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rec := &recorder{}
-			ts := newQuietTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				rec.record(r)
-				writeStatus(w, tt.code, tt.status)
-			}))
-			t.Cleanup(ts.Close)
-			k := Kubernetes{Kubeconfig: writeKubeconfig(t, "c", kubeCluster{name: "c", server: ts.URL, token: "t", insecure: true})}
+		for fname, get := range map[string]func(Kubernetes, context.Context, string, string) ([]byte, error){"GetWorkflow": Kubernetes.GetWorkflow, "StreamWorkflow": stream} {
+			t.Run(tt.name+" "+fname, func(t *testing.T) {
+				testKubernetesAPIError(t, tt.code, tt.status, tt.is, tt.want, get)
+			})
+		}
+	}
+}
 
-			got, err := k.GetWorkflow(context.Background(), testNamespace, testName)
-			if err == nil {
-				t.Fatalf("GetWorkflow on %d = %d bytes, nil error; want an error", tt.code, len(got))
-			}
-			if got != nil {
-				t.Errorf("GetWorkflow returned %d bytes with its error, want none", len(got))
-			}
-			if req := rec.only(t); req.Path != kubePath {
-				t.Errorf("request path %s, want %s", req.Path, kubePath)
-			}
-			for _, want := range append([]string{"get workflow " + testWorkflow}, tt.want...) {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("error %q\ndoes not contain %q", err, want)
-				}
-			}
-			if !tt.is(err) {
-				t.Errorf("error %q lost its *StatusError: callers cannot tell the reason", err)
-			}
-		})
+// testKubernetesAPIError reads the workflow with get from an apiserver
+// answering code and status, and checks the error.
+func testKubernetesAPIError(t *testing.T, code int, status string, is func(error) bool, want []string, get func(Kubernetes, context.Context, string, string) ([]byte, error)) {
+	t.Helper()
+	rec := &recorder{}
+	ts := newQuietTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec.record(r)
+		writeStatus(w, code, status)
+	}))
+	t.Cleanup(ts.Close)
+	k := Kubernetes{Kubeconfig: writeKubeconfig(t, "c", kubeCluster{name: "c", server: ts.URL, token: "t", insecure: true})}
+
+	got, err := get(k, context.Background(), testNamespace, testName)
+	if err == nil {
+		t.Fatalf("reading on %d = %d bytes, nil error; want an error", code, len(got))
+	}
+	if got != nil {
+		t.Errorf("reading returned %d bytes with its error, want none", len(got))
+	}
+	if req := rec.only(t); req.Path != kubePath {
+		t.Errorf("request path %s, want %s", req.Path, kubePath)
+	}
+	for _, w := range append([]string{"get workflow " + testWorkflow}, want...) {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q\ndoes not contain %q", err, w)
+		}
+	}
+	if !is(err) {
+		t.Errorf("error %q lost its *StatusError: callers cannot tell the reason", err)
 	}
 }
 
@@ -329,4 +352,113 @@ func TestKubernetesKUBECONFIG(t *testing.T) {
 		t.Fatalf("GetWorkflow from $KUBECONFIG, context b: %v", err)
 	}
 	bRec.only(t)
+}
+
+// kubeServer starts an apiserver over TLS that answers every request with
+// h, and returns a Kubernetes source for it with token.
+func kubeServer(t *testing.T, token string, h http.HandlerFunc) Kubernetes {
+	t.Helper()
+	ts := newQuietTLSServer(h)
+	t.Cleanup(ts.Close)
+	return Kubernetes{Kubeconfig: writeKubeconfig(t, "c", kubeCluster{name: "c", server: ts.URL, token: token, caData: serverCAPEM(ts)})}
+}
+
+// TestKubernetesStreamWorkflow: the stream gives the apiserver's answer
+// as it is; an answer larger than limits.Input() fails after the bound
+// (GetWorkflow too), where Do read it whole: a 1 GB answer was GBs of RSS.
+func TestKubernetesStreamWorkflow(t *testing.T) {
+	limit := smallMemory(t)
+	ts, _, want := newKubeAPIServer(t)
+	k := Kubernetes{Kubeconfig: writeKubeconfig(t, "c", kubeCluster{name: "c", server: ts.URL, token: "t", caData: serverCAPEM(ts)})}
+	r, err := k.StreamWorkflow(context.Background(), testNamespace, testName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	r.Close()
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("StreamWorkflow: %d bytes, %v; want the apiserver's %d bytes", len(got), err, len(want))
+	}
+
+	written := make(chan int64, 2)
+	big := kubeServer(t, "t", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		n, _ := io.Copy(w, &byteStream{n: 16 * limit})
+		written <- n
+	})
+	r, err = big.StreamWorkflow(context.Background(), testNamespace, testName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, r)
+	r.Close()
+	var tl *TooLargeError
+	if !errors.As(err, &tl) || n != limit || !strings.Contains(err.Error(), "get workflow "+testWorkflow+": read the answer: larger than 8 MiB, a quarter of the memory limit") {
+		t.Errorf("StreamWorkflow of %d bytes: %d read, error %v; want %d and a *TooLargeError", 16*limit, n, err, limit)
+	}
+	got, err = big.GetWorkflow(context.Background(), testNamespace, testName)
+	if !errors.As(err, &tl) || got != nil {
+		t.Errorf("GetWorkflow of %d bytes = %d bytes, %v; want a *TooLargeError", 16*limit, len(got), err)
+	}
+	for i := range 2 {
+		select {
+		case n := <-written:
+			if n >= 16*limit {
+				t.Errorf("read %d: the apiserver wrote all %d bytes", i+1, n)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("read %d: the apiserver is still writing: the client did not hang up", i+1)
+		}
+	}
+}
+
+// TestKubernetesErrorBodyBounded: client-go reads an error answer whole
+// to decode its Status; a 403 with a 50 MB body is cut at
+// limits.ErrorBody, and still reads as forbidden.
+func TestKubernetesErrorBodyBounded(t *testing.T) {
+	const size = 50 << 20
+	written := make(chan int64, 1)
+	k := kubeServer(t, "t", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusForbidden)
+		n, _ := io.Copy(w, &byteStream{n: size})
+		written <- n
+	})
+	_, err := k.GetWorkflow(context.Background(), testNamespace, testName)
+	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "forbidden (403)") {
+		t.Fatalf("GetWorkflow on a 403: %v, want forbidden", err)
+	}
+	if len(err.Error()) > 2*limits.ErrorBody+1024 {
+		t.Errorf("error of %d bytes", len(err.Error()))
+	}
+	select {
+	case n := <-written:
+		if n >= size {
+			t.Errorf("the apiserver wrote all %d bytes: the client read the whole error answer", n)
+		}
+		t.Logf("the apiserver wrote %d of %d bytes before the client hung up", n, size)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the apiserver is still writing: the client did not hang up")
+	}
+}
+
+// TestKubernetesRedirect: an apiserver answering with a redirect (to a
+// second server) is not followed: client-go's bearer round tripper would
+// send the service account token to it.
+func TestKubernetesRedirect(t *testing.T) {
+	other, otherRec, _ := newKubeAPIServer(t)
+	k := kubeServer(t, "sa-s3cr3t-token", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	})
+	_, err := k.GetWorkflow(context.Background(), testNamespace, testName)
+	for _, r := range otherRec.requests() {
+		t.Errorf("the server redirected to got %s %s with Authorization %q", r.Method, r.Path, r.Authorization)
+	}
+	var re *httpclient.RedirectError
+	if !errors.As(err, &re) || re.StatusCode != http.StatusTemporaryRedirect {
+		t.Fatalf("GetWorkflow on a redirect: %v, want a *httpclient.RedirectError", err)
+	}
+	if !strings.Contains(err.Error(), "get workflow "+testWorkflow) || !strings.Contains(err.Error(), "a redirect to "+other.URL) {
+		t.Errorf("error %q does not name the workflow and where the redirect pointed", err)
+	}
 }

@@ -3,9 +3,20 @@
 // client-go's plain REST client: generated clientsets would add 14 MB to the
 // binary and refuse objects from newer versions), or from Argo Server's REST
 // API for installations that offload node status to a database, through
-// the client pkg/httpclient sets up. It returns bytes; decoding is the
-// engines' job (pkg/engine/argo, pkg/engine/tekton), so every source goes
-// through the same lenient decoder.
+// the client pkg/httpclient sets up. It returns bytes, or a stream for a
+// decoder that reads as the bytes arrive (OpenFile, StreamWorkflow);
+// decoding is the engines' job (pkg/engine/argo, pkg/engine/tekton), so
+// every source goes through the same lenient decoder.
+//
+// Every read is bounded by limits.Input(), a quarter of the memory the
+// process may use (a *TooLargeError past it), and an error answer's body
+// by limits.ErrorBody; no source follows a redirect (the credentials would
+// go with it).
+//
+//	r, err := source.Kubernetes{}.StreamWorkflow(ctx, "ml", "train-x7k2p")
+//	if err != nil { ... }
+//	defer r.Close()
+//	// decode r; a read error past the bound is a *source.TooLargeError
 package source
 
 import (
@@ -14,11 +25,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 
 	"github.com/step-metrics/step-metrics/pkg/httpclient"
+	"github.com/step-metrics/step-metrics/pkg/limits"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -26,32 +37,48 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// MaxObjectSize bounds what a source reads (Kubernetes objects are at most
-// ~1.5 MiB in etcd, but a hydrated Argo Server answer can be larger).
-const MaxObjectSize = 256 << 20
-
-// ReadFile reads a workflow object from path, or from stdin if path is "-".
-func ReadFile(path string, stdin io.Reader) ([]byte, error) {
-	var r io.Reader
-	if path == "-" {
-		r = stdin
-		path = "stdin"
-	} else {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, fmt.Errorf("read workflow: %w", err)
-		}
-		defer f.Close()
-		r = f
-	}
-	b, err := io.ReadAll(io.LimitReader(r, MaxObjectSize+1))
+// OpenFile opens a workflow object at path, or stdin if path is "-", for
+// a decoder to stream: the reader fails with a *TooLargeError once more
+// than limits.Input() bytes were read (a file known to be larger fails
+// here already), its other errors name the path. Close does not close
+// stdin.
+func OpenFile(path string, stdin io.Reader) (io.ReadCloser, error) {
+	r, err := openFile(path, stdin)
 	if err != nil {
-		return nil, fmt.Errorf("read workflow from %s: %w", path, err)
+		return nil, err
 	}
-	if len(b) > MaxObjectSize {
-		return nil, fmt.Errorf("read workflow from %s: larger than %d MiB", path, MaxObjectSize>>20)
+	return r, nil
+}
+
+func openFile(path string, stdin io.Reader) (*boundedReader, error) {
+	limit := limits.Input()
+	if path == "-" {
+		return bounded(stdin, nil, limit, "read workflow from stdin"), nil
 	}
-	return b, nil
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read workflow: %w", err)
+	}
+	what := "read workflow from " + path
+	r := bounded(f, f, limit, what)
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		if fi.Size() > limit {
+			_ = f.Close()
+			return nil, fmt.Errorf("%s: %w", what, &TooLargeError{Limit: limit})
+		}
+		r.size = fi.Size()
+	}
+	return r, nil
+}
+
+// ReadFile reads a workflow object from path, or from stdin if path is
+// "-", as OpenFile bounds it.
+func ReadFile(path string, stdin io.Reader) ([]byte, error) {
+	r, err := openFile(path, stdin)
+	if err != nil {
+		return nil, err
+	}
+	return readAll(r)
 }
 
 // Kubernetes reads Workflows (and Tekton PipelineRuns) from the Kubernetes API.
@@ -81,26 +108,45 @@ func (k Kubernetes) RESTConfig() (*rest.Config, error) {
 	return cfg, nil
 }
 
-// GetWorkflow returns the Workflow namespace/name as JSON.
+// GetWorkflow returns the Workflow namespace/name as JSON, read as
+// StreamWorkflow bounds it.
 func (k Kubernetes) GetWorkflow(ctx context.Context, namespace, name string) ([]byte, error) {
+	r, err := k.streamWorkflow(ctx, namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	return readAll(r)
+}
+
+// StreamWorkflow returns the Workflow namespace/name as a JSON stream for
+// a decoder to read as it arrives: it fails with a *TooLargeError once
+// more than limits.Input() bytes were read. Errors say what a 401, 403 or
+// 404 means, as GetWorkflow's do. The caller closes it.
+func (k Kubernetes) StreamWorkflow(ctx context.Context, namespace, name string) (io.ReadCloser, error) {
+	r, err := k.streamWorkflow(ctx, namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (k Kubernetes) streamWorkflow(ctx context.Context, namespace, name string) (*boundedReader, error) {
+	limit := limits.Input()
 	rc, err := k.rawClient(schema.GroupVersion{Group: "argoproj.io", Version: "v1alpha1"})
 	if err != nil {
 		return nil, err
 	}
 	// Raw bytes, not the typed Get: the lenient decoder then reads objects
-	// from newer Argo versions that the typed client would refuse. Do and
-	// Raw, not DoRaw: DoRaw keeps an error answer's message only if it is
-	// text/plain, so the apiserver's Status (who may not get what) is lost.
-	res := rc.Get().
-		Namespace(namespace).Resource("workflows").Name(name).Do(ctx)
-	if err := res.Error(); err != nil {
-		return nil, describeAPIError(err, namespace, name)
-	}
-	b, err := res.Raw()
+	// from newer Argo versions that the typed client would refuse. Stream,
+	// not Do: Do reads the whole answer into memory. For an answer that is
+	// not 2xx, Stream returns the error Do's Result.Error would (the
+	// apiserver's Status decoded, so who may not get what), read from a
+	// body apiTransport cut to limits.ErrorBody.
+	body, err := rc.Get().Namespace(namespace).Resource("workflows").Name(name).Stream(ctx)
 	if err != nil {
 		return nil, describeAPIError(err, namespace, name)
 	}
-	return b, nil
+	return bounded(body, body, limit, fmt.Sprintf("get workflow %s/%s: read the answer", namespace, name)), nil
 }
 
 func describeAPIError(err error, namespace, name string) error {
@@ -135,16 +181,42 @@ type ArgoServer struct {
 	Client *http.Client
 }
 
-// GetWorkflow returns GET /api/v1/workflows/{namespace}/{name}.
+// GetWorkflow returns GET /api/v1/workflows/{namespace}/{name}, read as
+// StreamWorkflow bounds it.
 func (a ArgoServer) GetWorkflow(ctx context.Context, namespace, name string) ([]byte, error) {
-	base, err := url.Parse(strings.TrimRight(a.URL, "/"))
-	if err != nil || base.Scheme == "" || base.Host == "" {
-		return nil, fmt.Errorf("argo server URL %q is not an absolute URL", a.URL)
+	r, err := a.streamWorkflow(ctx, namespace, name)
+	if err != nil {
+		return nil, err
 	}
+	return readAll(r)
+}
+
+// StreamWorkflow returns GET /api/v1/workflows/{namespace}/{name} as a
+// JSON stream for a decoder to read as it arrives: it fails with a
+// *TooLargeError once more than limits.Input() bytes were read. The URL
+// is checked by httpclient.CheckURL (no credentials, no query: the token
+// is read from TokenFile) and shown only through httpclient.RedactURL; a
+// redirect is an error, never followed, as for the Pushgateway. The
+// caller closes the stream.
+func (a ArgoServer) StreamWorkflow(ctx context.Context, namespace, name string) (io.ReadCloser, error) {
+	r, err := a.streamWorkflow(ctx, namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (a ArgoServer) streamWorkflow(ctx context.Context, namespace, name string) (*boundedReader, error) {
+	limit := limits.Input()
+	base, err := httpclient.CheckURL(strings.TrimRight(a.URL, "/"))
+	if err != nil {
+		return nil, fmt.Errorf("argo server URL %w", err)
+	}
+	what := fmt.Sprintf("get workflow %s/%s from argo server", namespace, name)
 	u := base.JoinPath("api/v1/workflows", namespace, name)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("argo server request: %w", err)
+		return nil, fmt.Errorf("argo server request: %w", httpclient.RedactError(err))
 	}
 	req.Header.Set("Accept", "application/json")
 	if a.TokenFile != "" {
@@ -161,7 +233,7 @@ func (a ArgoServer) GetWorkflow(ctx context.Context, namespace, name string) ([]
 	if client == nil {
 		// The one client set-up of step-metrics: the CA is added to the
 		// system pool, with dial, TLS handshake and response-header
-		// timeouts.
+		// timeouts, and redirects are not followed.
 		client, err = httpclient.New(httpclient.Config{CAFile: a.CAFile, InsecureSkipVerify: a.InsecureSkipVerify})
 		if err != nil {
 			return nil, fmt.Errorf("argo server client: %w", err)
@@ -169,17 +241,21 @@ func (a ArgoServer) GetWorkflow(ctx context.Context, namespace, name string) ([]
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("get workflow %s/%s from argo server: %w", namespace, name, err)
+		return nil, fmt.Errorf("%s: %w", what, httpclient.RedactError(err))
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxObjectSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("get workflow %s/%s from argo server: read body: %w", namespace, name, err)
+	if rerr := httpclient.Redirected(resp); rerr != nil {
+		_ = resp.Body.Close()
+		return nil, fmt.Errorf("%s: %w", what, rerr)
 	}
 	if resp.StatusCode != http.StatusOK {
-		msg := strings.TrimSpace(string(b))
+		defer resp.Body.Close()
+		b, err := io.ReadAll(io.LimitReader(resp.Body, limits.ErrorBody))
+		if err != nil {
+			return nil, fmt.Errorf("%s: HTTP %d: read body: %w", what, resp.StatusCode, err)
+		}
+		msg := strings.Join(strings.Fields(strings.ToValidUTF8(string(b), "?")), " ")
 		if len(msg) > 300 {
-			msg = msg[:300] + "..."
+			msg = strings.ToValidUTF8(msg[:300], "") + "..."
 		}
 		hint := ""
 		switch resp.StatusCode {
@@ -190,10 +266,9 @@ func (a ArgoServer) GetWorkflow(ctx context.Context, namespace, name string) ([]
 		case http.StatusNotFound:
 			hint = " (no such workflow)"
 		}
-		return nil, fmt.Errorf("get workflow %s/%s from argo server: HTTP %d%s: %s", namespace, name, resp.StatusCode, hint, msg)
+		return nil, fmt.Errorf("%s: HTTP %d%s: %s", what, resp.StatusCode, hint, msg)
 	}
-	if len(b) > MaxObjectSize {
-		return nil, fmt.Errorf("get workflow %s/%s from argo server: answer larger than %d MiB", namespace, name, MaxObjectSize>>20)
-	}
-	return b, nil
+	r := bounded(resp.Body, resp.Body, limit, what+": read body")
+	r.size = resp.ContentLength
+	return r, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -12,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/rest"
+
+	"github.com/step-metrics/step-metrics/pkg/limits"
 )
 
 // tektonGroupVersion is the Tekton API step-metrics reads.
@@ -33,6 +36,7 @@ func (k Kubernetes) rawClient(gv schema.GroupVersion) (*rest.RESTClient, error) 
 	scheme := runtime.NewScheme()
 	metav1.AddToGroupVersion(scheme, schema.GroupVersion{Version: "v1"})
 	cfg.NegotiatedSerializer = serializer.NewCodecFactory(scheme).WithoutConversion()
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return apiTransport{next: rt} })
 	rc, err := rest.RESTClientFor(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%s REST client: %w", gv.Group, err)
@@ -57,24 +61,15 @@ func (k Kubernetes) GetPipelineRun(ctx context.Context, namespace, name string) 
 		return nil, err
 	}
 
-	res := rc.Get().Namespace(namespace).Resource("pipelineruns").Name(name).Do(ctx)
-	// Error first: it decodes the apiserver's Status (who may not do
-	// what), which Raw's error lacks.
-	err = res.Error()
-	var pr []byte
-	if err == nil {
-		pr, err = res.Raw()
-	}
+	// Stream, not Do, for the same reasons as StreamWorkflow; the two
+	// answers share the one bound, limits.Input().
+	limit := limits.Input()
+	pr, err := readAPI(ctx, rc.Get().Namespace(namespace).Resource("pipelineruns").Name(name), limit, 0)
 	if err != nil {
 		return nil, describeTektonAPIError(err, "get", "pipelineruns", namespace, name)
 	}
-	res = rc.Get().Namespace(namespace).Resource("taskruns").
-		Param("labelSelector", "tekton.dev/pipelineRun="+name).Do(ctx)
-	err = res.Error()
-	var trs []byte
-	if err == nil {
-		trs, err = res.Raw()
-	}
+	trs, err := readAPI(ctx, rc.Get().Namespace(namespace).Resource("taskruns").
+		Param("labelSelector", "tekton.dev/pipelineRun="+name), limit, int64(len(pr)))
 	if err != nil {
 		return nil, describeTektonAPIError(err, "list", "taskruns", namespace, name)
 	}
@@ -99,6 +94,18 @@ func (k Kubernetes) GetPipelineRun(ctx context.Context, namespace, name string) 
 		return nil, fmt.Errorf("get pipelinerun %s/%s: %w", namespace, name, err)
 	}
 	return out, nil
+}
+
+// readAPI sends req and reads its answer: at most limit bytes, of which
+// used were spent already.
+func readAPI(ctx context.Context, req *rest.Request, limit, used int64) ([]byte, error) {
+	body, err := req.Stream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r := bounded(body, body, limit, "read the answer")
+	r.n = used
+	return readAll(r)
 }
 
 // withKind sets apiVersion and kind on a list item that lacks them (list

@@ -196,3 +196,27 @@ func TestKubernetesGetPipelineRunTimeout(t *testing.T) {
 		t.Fatalf("error %v, want a timeout naming the pipelinerun", err)
 	}
 }
+
+// TestKubernetesGetPipelineRunTooLarge: the PipelineRun and its TaskRuns
+// share the one bound, limits.Input(); past it the read fails and names
+// the bound, where Do read both answers whole.
+func TestKubernetesGetPipelineRunTooLarge(t *testing.T) {
+	limit := smallMemory(t)
+	// Each answer alone fits; together they do not.
+	half := `{"apiVersion":"tekton.dev/v1","kind":"TaskRunList","metadata":{"x":"` + strings.Repeat("x", int(limit/2)) + `"},"items":[]}`
+	pr := `{"apiVersion":"tekton.dev/v1","kind":"PipelineRun","metadata":{"name":"train-x7k2p","x":"` + strings.Repeat("x", int(limit/2)+100) + `"}}`
+	k, _ := newTektonAPIServer(t, http.StatusOK, pr, http.StatusOK, half)
+	got, err := k.GetPipelineRun(context.Background(), testNamespace, testName)
+	var tl *TooLargeError
+	if !errors.As(err, &tl) || got != nil {
+		t.Fatalf("GetPipelineRun of %d bytes in all = %d bytes, %v; want a *TooLargeError", len(pr)+len(half), len(got), err)
+	}
+	if want := "list taskruns of pipelinerun " + testWorkflow + ": read the answer: larger than 8 MiB, a quarter of the memory limit"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q lacks %q", err, want)
+	}
+
+	k, _ = newTektonAPIServer(t, http.StatusOK, tektonPRJSON, http.StatusOK, half)
+	if _, err := k.GetPipelineRun(context.Background(), testNamespace, testName); err != nil {
+		t.Errorf("GetPipelineRun within the bound: %v", err)
+	}
+}
