@@ -54,7 +54,7 @@ func (o *pruneOptions) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.concurrency, "concurrency", 8, "deletions in flight at once")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "deadline for the whole prune: listing and every deletion, retries included")
 	fs.IntVar(&o.retries, "retries", 4, "retries after a failed request (network errors, 5xx, 429; 4xx is final)")
-	fs.BoolVar(&o.strict, "strict", false, "exit 1 when the groups cannot be listed or a deletion fails (default: warn and exit 0)")
+	fs.BoolVar(&o.strict, "strict", true, "exit 1 when the groups cannot be listed or a group is not deleted, so that the CronJob's Job or the CronWorkflow's workflow fails; --strict=false warns and exits 0 instead (for a prune inside a pipeline its failure must not fail)")
 	o.client.addFlags(fs)
 
 	o.logging.addFlags(fs)
@@ -127,7 +127,10 @@ func runPrune(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 Deletes the Pushgateway groups of runs whose last push is older than
 --max-age (--max-age-unfinished for runs still in progress when they were
 last pushed), only of --job and the --selector labels. A run's groups (its
-own and its steps') are kept or deleted together.
+own and its steps') are kept or deleted together; a run pushed again while
+prune runs is kept (each round of deletions re-lists first).
+Exit codes: 0 pruned; 1 the groups could not be listed or a group was not
+deleted (0 with --strict=false); 2 usage error.
 Every flag falls back to the environment variable in brackets.
 
 Flags:
@@ -141,13 +144,21 @@ Flags:
 	return o.run(ctx, log, stdout)
 }
 
-// failSafe logs err and returns the exit code: 0 unless --strict.
+// failSafe logs err and returns the exit code: 1, or 0 with
+// --strict=false.
+//
+// Unlike push and run, prune is strict by default: it runs on its own, as
+// a CronJob or a CronWorkflow, not as a pipeline's exit handler, so its
+// failure fails nothing but itself, and a failed Job or workflow is how
+// Kubernetes and Argo make a failure visible (kube-state-metrics'
+// kube_job_failed, Argo's Failed workflows). Exit 0 after a failure
+// would leave the Pushgateway growing with nobody told.
 func (o *pruneOptions) failSafe(log *slog.Logger, msg string, err error) int {
 	if o.strict {
 		log.Error(msg, "err", err)
 		return exitFailed
 	}
-	log.Warn(msg+"; exiting 0 (use --strict to fail)", "err", err)
+	log.Warn(msg+"; exiting 0 (--strict=false)", "err", err)
 	return exitOK
 }
 
@@ -173,7 +184,8 @@ func (o *pruneOptions) run(ctx context.Context, log *slog.Logger, stdout io.Writ
 	if err != nil {
 		return o.failSafe(log, "cannot list the Pushgateway's groups; nothing deleted", withHint(err))
 	}
-	plan := prune.Select(groups, prune.Policy{Job: o.job, Selector: o.sel, MaxAge: o.maxAge, MaxAgeUnfinished: o.maxAgeUnfinished, Now: now})
+	policy := prune.Policy{Job: o.job, Selector: o.sel, MaxAge: o.maxAge, MaxAgeUnfinished: o.maxAgeUnfinished, Now: now}
+	plan := prune.Select(groups, policy)
 	log.Debug("listed", "groups", plan.Listed, "matched", plan.Matched, "stale", len(plan.Delete), "took", time.Since(start).Round(time.Millisecond).String())
 	summary := []any{"version", version, "pushgateway", o.pushgateway.redacted(), "job", o.job,
 		"listed", plan.Listed, "matched", plan.Matched, "kept", plan.Kept, "kept_unfinished", plan.KeptUnfinished}
@@ -190,7 +202,7 @@ func (o *pruneOptions) run(ctx context.Context, log *slog.Logger, stdout io.Writ
 		return exitOK
 	}
 
-	res := prune.Delete(pctx, o.pushgateway.String(), plan.Delete, client, retry, o.concurrency)
+	res := prune.Delete(pctx, o.pushgateway.String(), policy, plan.Delete, client, retry, o.concurrency)
 	for i, f := range res.Failed {
 		if i == maxFailureLines {
 			log.Warn("more groups not deleted", "count", len(res.Failed)-maxFailureLines)
@@ -198,13 +210,13 @@ func (o *pruneOptions) run(ctx context.Context, log *slog.Logger, stdout io.Writ
 		}
 		log.Warn("group not deleted", "group", f.Group.Key(), "err", withHint(f.Err))
 	}
-	summary = append(summary, "deleted", res.Deleted, "failed", len(res.Failed), "took", time.Since(start).Round(time.Millisecond).String())
+	summary = append(summary, "deleted", res.Deleted, "repushed", res.Repushed, "gone", res.Gone, "failed", len(res.Failed), "took", time.Since(start).Round(time.Millisecond).String())
 	if len(res.Failed) > 0 {
 		if o.strict {
 			log.Error("pruned, with failures", summary...)
 			return exitFailed
 		}
-		log.Warn("pruned, with failures; exiting 0 (use --strict to fail)", summary...)
+		log.Warn("pruned, with failures; exiting 0 (--strict=false)", summary...)
 		return exitOK
 	}
 	log.Info("pruned", summary...)

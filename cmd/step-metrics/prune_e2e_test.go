@@ -5,8 +5,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +26,8 @@ import (
 	"github.com/step-metrics/step-metrics/internal/testenv"
 	"github.com/step-metrics/step-metrics/pkg/metrics"
 	"github.com/step-metrics/step-metrics/pkg/pipeline"
+	"github.com/step-metrics/step-metrics/pkg/sink/pushgateway"
+	"github.com/step-metrics/step-metrics/pkg/sink/pushgateway/prune"
 )
 
 // seedGroup is one group to PUT: its grouping key and what it holds.
@@ -386,9 +392,16 @@ func TestPrune10000(t *testing.T) {
 	seeder.Stop(t)
 
 	pg := testenv.StartPushgateway(t, testenv.PushgatewayOptions{PersistenceFile: data, Args: []string{"--persistence.interval=1h"}})
-	if got := len(pg.Groups(t)); got != n+len(keep) {
-		t.Fatalf("restarted pushgateway holds %d groups, want %d", got, n+len(keep))
+	// The listing is about 60 MB: more than testenv's 5 s client timeout
+	// allows on a busy machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	listStart := time.Now()
+	listed, err := prune.List(ctx, pg.URL, nil, pushgateway.Retry{})
+	if err != nil || len(listed) != n+len(keep) {
+		t.Fatalf("restarted pushgateway holds %d groups (%v), want %d", len(listed), err, n+len(keep))
 	}
+	t.Logf("one listing of %d groups: %v", len(listed), time.Since(listStart).Round(time.Millisecond))
 	rssBefore := vmRSS(t, pg.PID())
 	r := runCLI(t, nil, nil, "prune", "--pushgateway", pg.URL, "--max-age", maxAgeBetween(staleEnd, freshStart).String(), "--timeout", "2m")
 	r.want(t, 0)
@@ -455,5 +468,147 @@ func TestPruneUsage(t *testing.T) {
 				t.Errorf("a credential is echoed: %s", r.stderr)
 			}
 		})
+	}
+}
+
+// TestPruneFailuresExitNonZero: a prune that cannot list the groups (the
+// Pushgateway down, a 401, an answer that is not a listing) or that
+// leaves a group undeleted exits 1, so that its CronJob's Job or its
+// CronWorkflow's workflow fails; --strict=false makes it a warning and
+// exit 0. Before, every one of them exited 0.
+func TestPruneFailuresExitNonZero(t *testing.T) {
+	pg := testenv.StartPushgateway(t, testenv.PushgatewayOptions{})
+	seed(t, pg, []seedGroup{{job: "step-metrics", namespace: "ml", id: "old"}})
+	time.Sleep(1100 * time.Millisecond)
+	status := func(code int, body string) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(code)
+			_, _ = w.Write([]byte(body))
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	pgURL, err := url.Parse(pg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(pgURL)
+	refusesDeletes := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodDelete {
+			http.Error(w, "read-only", http.StatusForbidden)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer refusesDeletes.Close()
+	for _, c := range []struct {
+		name, url, want string
+	}{
+		{"refused", fmt.Sprintf("http://127.0.0.1:%d", testenv.FreePort(t)), "cannot list the Pushgateway's groups"},
+		{"401", status(http.StatusUnauthorized, "Unauthorized"), "401 Unauthorized"},
+		{"not a listing", status(http.StatusOK, "<html>login</html>"), "not a Pushgateway"},
+		{"deletion refused", refusesDeletes.URL, "pruned, with failures"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := []string{"prune", "--pushgateway", c.url, "--max-age", "1s", "--retries", "0", "--timeout", "20s", "-H", "X-Token: secret-token"}
+			r := runCLI(t, nil, nil, args...)
+			r.want(t, exitFailed)
+			if !strings.Contains(r.stderr, c.want) || strings.Contains(r.stderr, "secret-token") {
+				t.Errorf("stderr does not say %q (or shows the token):\n%s", c.want, r.stderr)
+			}
+			r = runCLI(t, nil, nil, append(args, "--strict=false")...)
+			r.want(t, exitOK)
+			if !strings.Contains(r.stderr, "level=WARN") || !strings.Contains(r.stderr, "exiting 0 (--strict=false)") {
+				t.Errorf("--strict=false: want a warning that says it exits 0:\n%s", r.stderr)
+			}
+		})
+	}
+	if got := groupKeys(t, pg); len(got) != 1 {
+		t.Errorf("groups left: %v, want the one no prune could delete", got)
+	}
+}
+
+// TestPruneHardGroupingValues: `push --workflow-uid` with a space, '+',
+// '/', '%', '=' or unicode lands in a group whose workflow_id is exactly
+// the value (before, "a b" landed as "a+b", on top of a run "a+b"), and
+// prune deletes every one of them (before, it left "a b" and counted it
+// deleted).
+func TestPruneHardGroupingValues(t *testing.T) {
+	pg := testenv.StartPushgateway(t, testenv.PushgatewayOptions{})
+	wf, err := os.ReadFile("../../internal/example/ml-pipeline-running-exit-handler.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uids := []string{"a b", "a+b", "x/y %z", "100%25", "k=v==", "ünï cödé ⛵", "."}
+	var want []string
+	for _, uid := range uids {
+		r := runCLI(t, wf, nil, "push", "-f", "-", "--pushgateway", pg.URL, "--strict", "--steps", "none", "--workflow-uid", uid)
+		r.want(t, exitOK)
+		want = append(want, seedGroup{job: "step-metrics", namespace: "ml", id: uid}.key())
+	}
+	sort.Strings(want)
+	if got := groupKeys(t, pg); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("pushed groups:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	time.Sleep(1100 * time.Millisecond)
+	r := runCLI(t, nil, nil, "prune", "--pushgateway", pg.URL, "--max-age", "1s", "--max-age-unfinished", "1s")
+	r.want(t, exitOK)
+	wantSummary(t, summary(t, r.stderr), map[string]int{"listed": len(uids), "deleted": len(uids), "failed": 0})
+	// prune counts a group deleted only once the Pushgateway no longer
+	// lists it: nothing to wait for.
+	if got := groupKeys(t, pg); len(got) != 0 {
+		t.Errorf("left after prune: %v", got)
+	}
+}
+
+// TestPruneKeepsRunPushedDuringPrune: a run pushed again after prune has
+// listed the groups (a retried workflow's exit handler) keeps its fresh
+// metrics: prune re-lists before deleting. The hook is a proxy that,
+// having read prune's first listing from the Pushgateway, pushes the run
+// again before handing the listing on. Before, prune deleted it.
+func TestPruneKeepsRunPushedDuringPrune(t *testing.T) {
+	pg := testenv.StartPushgateway(t, testenv.PushgatewayOptions{})
+	runs := []seedGroup{
+		{job: "step-metrics", namespace: "ml", id: "retried"},
+		{job: "step-metrics", namespace: "ml", id: "stale-1"},
+		{job: "step-metrics", namespace: "ml", id: "stale-2"},
+	}
+	seed(t, pg, runs)
+	time.Sleep(1500 * time.Millisecond)
+	fresh := runs[0].body(t)
+	pgURL, err := url.Parse(pg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(pgURL)
+	var listings atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet || r.URL.Path != "/api/v1/metrics" || listings.Add(1) != 1 {
+			proxy.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		proxy.ServeHTTP(rec, r)
+		req, _ := http.NewRequest(http.MethodPut, groupURL(pg.URL, runs[0].labels()), bytes.NewReader(fresh))
+		if resp, err := http.DefaultClient.Do(req); err != nil {
+			t.Errorf("push again: %v", err)
+		} else {
+			resp.Body.Close()
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	}))
+	defer srv.Close()
+	r := runCLI(t, nil, nil, "prune", "--pushgateway", srv.URL, "--max-age", "1s")
+	r.want(t, exitOK)
+	wantSummary(t, summary(t, r.stderr), map[string]int{"listed": 3, "deleted": 2, "repushed": 1, "failed": 0})
+	if got, want := groupKeys(t, pg), []string{runs[0].key()}; strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("left: %v, want %v", got, want)
+	}
+	if n := listings.Load(); n < 2 {
+		t.Errorf("%d listings: prune must re-list before deleting", n)
 	}
 }

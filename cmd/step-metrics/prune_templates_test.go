@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"reflect"
 	"regexp"
@@ -22,8 +23,18 @@ const (
 // cronWorkflowDoc is the part of the prune CronWorkflow the checks read.
 type cronWorkflowDoc struct {
 	Spec struct {
-		Schedules    []string `json:"schedules"`
-		WorkflowSpec struct {
+		Schedules              []string `json:"schedules"`
+		FailedJobsHistoryLimit *int32   `json:"failedJobsHistoryLimit"`
+		WorkflowSpec           struct {
+			Metrics struct {
+				Prometheus []struct {
+					Name  string `json:"name"`
+					When  string `json:"when"`
+					Gauge *struct {
+						Value string `json:"value"`
+					} `json:"gauge"`
+				} `json:"prometheus"`
+			} `json:"metrics"`
 			Arguments struct {
 				Parameters []struct {
 					Name  string `json:"name"`
@@ -31,7 +42,11 @@ type cronWorkflowDoc struct {
 				} `json:"parameters"`
 			} `json:"arguments"`
 			Templates []struct {
-				Name      string `json:"name"`
+				Name          string `json:"name"`
+				RetryStrategy *struct {
+					Limit      string `json:"limit"`
+					Expression string `json:"expression"`
+				} `json:"retryStrategy"`
 				Container struct {
 					Image   string   `json:"image"`
 					Command []string `json:"command"`
@@ -95,10 +110,23 @@ func renderCronWorkflow(t *testing.T, override map[string]string) (image string,
 type cronJobDoc struct {
 	Kind string `json:"kind"`
 	Spec struct {
-		Schedule          string `json:"schedule"`
-		ConcurrencyPolicy string `json:"concurrencyPolicy"`
-		JobTemplate       struct {
+		Schedule               string `json:"schedule"`
+		ConcurrencyPolicy      string `json:"concurrencyPolicy"`
+		FailedJobsHistoryLimit *int32 `json:"failedJobsHistoryLimit"`
+		JobTemplate            struct {
 			Spec struct {
+				BackoffLimit            *int32 `json:"backoffLimit"`
+				TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished"`
+				PodFailurePolicy        *struct {
+					Rules []struct {
+						Action      string `json:"action"`
+						OnExitCodes *struct {
+							ContainerName string  `json:"containerName"`
+							Operator      string  `json:"operator"`
+							Values        []int32 `json:"values"`
+						} `json:"onExitCodes"`
+					} `json:"rules"`
+				} `json:"podFailurePolicy"`
 				Template struct {
 					Spec struct {
 						AutomountServiceAccountToken *bool `json:"automountServiceAccountToken"`
@@ -202,8 +230,58 @@ func TestPruneTemplates(t *testing.T) {
 	if job.pushgateway.String() != wf.pushgateway.String() || job.job != wf.job || job.maxAge != wf.maxAge || job.maxAgeUnfinished != wf.maxAgeUnfinished || job.concurrency != wf.concurrency {
 		t.Errorf("defaults differ:\nCronJob      %+v\nCronWorkflow %+v", job, wf)
 	}
-	if job.dryRun || wf.dryRun || job.strict || wf.strict {
-		t.Error("the templates must prune for real and fail safe by default")
+	if job.dryRun || wf.dryRun {
+		t.Error("the templates must prune for real by default")
+	}
+	if !job.strict || !wf.strict {
+		t.Error("the templates must be strict by default: a prune that fails must fail its Job or workflow")
+	}
+}
+
+// TestPruneTemplatesSurfaceFailures: a failed prune (exit 1) is retried,
+// then fails its Job or workflow and stays visible; a usage error (exit 2)
+// is not retried.
+func TestPruneTemplatesSurfaceFailures(t *testing.T) {
+	cj := readCronJob(t)
+	js := cj.Spec.JobTemplate.Spec
+	if cj.Spec.FailedJobsHistoryLimit == nil || *cj.Spec.FailedJobsHistoryLimit < 1 {
+		t.Error("CronJob: failedJobsHistoryLimit must keep failed Jobs (and their pods' logs)")
+	}
+	if js.BackoffLimit == nil || *js.BackoffLimit < 1 {
+		t.Error("CronJob: backoffLimit must retry a failed prune")
+	}
+	if js.TTLSecondsAfterFinished != nil {
+		t.Error("CronJob: ttlSecondsAfterFinished would delete the failed Job before anyone sees it")
+	}
+	usageFails := false
+	if pfp := js.PodFailurePolicy; pfp != nil {
+		for _, r := range pfp.Rules {
+			if c := r.OnExitCodes; r.Action == "FailJob" && c != nil && c.ContainerName == "prune" && c.Operator == "In" && reflect.DeepEqual(c.Values, []int32{exitUsage}) {
+				usageFails = true
+			}
+		}
+	}
+	if !usageFails {
+		t.Errorf("CronJob: podFailurePolicy must fail the Job at once on a usage error (exit %d)", exitUsage)
+	}
+
+	var wf cronWorkflowDoc
+	readYAML(t, pruneCronWorkflow, &wf)
+	if l := wf.Spec.FailedJobsHistoryLimit; l == nil || *l < 1 {
+		t.Error("CronWorkflow: failedJobsHistoryLimit must keep failed workflows")
+	}
+	rs := wf.Spec.WorkflowSpec.Templates[0].RetryStrategy
+	if rs == nil || rs.Limit == "" || rs.Expression != fmt.Sprintf("asInt(lastRetry.exitCode) == %d", exitFailed) {
+		t.Errorf("CronWorkflow: retryStrategy %+v: want a limit and a retry of exit %d only", rs, exitFailed)
+	}
+	gauges := map[string]string{}
+	for _, m := range wf.Spec.WorkflowSpec.Metrics.Prometheus {
+		if m.Name == "step_metrics_prune_failed" && m.Gauge != nil {
+			gauges[m.When] = m.Gauge.Value
+		}
+	}
+	if want := map[string]string{"{{workflow.status}} != Succeeded": "1", "{{workflow.status}} == Succeeded": "0"}; !reflect.DeepEqual(gauges, want) {
+		t.Errorf("CronWorkflow: gauge step_metrics_prune_failed by condition %v, want %v", gauges, want)
 	}
 }
 

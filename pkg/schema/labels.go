@@ -1,15 +1,23 @@
 package schema
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"sort"
 	"strings"
 	"unicode/utf8"
 )
 
-// MaxLabelValueLength bounds label values (in bytes); longer values are
-// cut at a rune boundary.
+// MaxLabelValueLength bounds label values (in bytes); SanitizeLabelValue
+// cuts longer values to it, keeping them distinct.
 const MaxLabelValueLength = 1024
+
+// cutHashDigits is how many hex digits of a cut value's SHA-256 follow its
+// kept start: 64 bits, so that two of a run's values collide only by
+// extraordinary chance (odds of about 1 in 40 million for a million long
+// values in one run).
+const cutHashDigits = 16
 
 // ReservedLabels are the labels step-metrics, the Pushgateway or Prometheus
 // set themselves: user labels (--label, --label-from-workflow) and the
@@ -19,7 +27,7 @@ var ReservedLabels = []string{
 	LabelJob, LabelInstance, LabelNamespace, LabelWorkflowID,
 	LabelEngine, LabelPipeline, LabelWorkflow,
 	LabelStep, LabelStage, LabelItem, LabelTemplate, LabelNode, LabelNodeID, LabelAttempt, LabelPod,
-	LabelResult, LabelPhase, LabelResource,
+	LabelResult, LabelPhase, LabelResource, LabelReason, LabelKept,
 	"le", "quantile",
 }
 
@@ -65,20 +73,31 @@ func SanitizeLabelName(s string) string {
 }
 
 // SanitizeLabelValue makes s safe as a label value: invalid UTF-8 is
-// replaced with U+FFFD and the value is cut to MaxLabelValueLength bytes.
-// Escaping of quotes, backslashes and newlines is the encoder's job.
+// replaced with U+FFFD, and a value then longer than MaxLabelValueLength
+// bytes becomes its start, cut at a rune boundary, followed by '~' and the
+// first 16 hex digits of the SHA-256 of the whole (repaired) value, in
+// MaxLabelValueLength bytes at most:
+//
+//	<its first 1,004 to 1,007 bytes>~3f9a0c1d2e4b5a6f
+//
+// So two long values that share their first kilobyte (the node IDs of a
+// deep DAG) stay two label values, and the same value always gives the
+// same one; a value within the bound is kept as it is, and sanitizing a
+// result again changes nothing. Escaping of quotes, backslashes and
+// newlines is the encoder's job.
 func SanitizeLabelValue(s string) string {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
-	if len(s) > MaxLabelValueLength {
-		cut := MaxLabelValueLength
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut]
+	if len(s) <= MaxLabelValueLength {
+		return s
 	}
-	return s
+	sum := sha256.Sum256([]byte(s))
+	cut := MaxLabelValueLength - 1 - cutHashDigits
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "~" + hex.EncodeToString(sum[:cutHashDigits/2])
 }
 
 // ParseLabel parses a user label "name=value". The name must already be a

@@ -14,6 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/step-metrics/step-metrics/pkg/httpclient"
 	"github.com/step-metrics/step-metrics/pkg/schema"
 	"github.com/step-metrics/step-metrics/pkg/sink"
 	"github.com/step-metrics/step-metrics/pkg/sink/pushgateway"
@@ -75,6 +76,29 @@ func ExamplePush_rejected() {
 	fmt.Println(strings.ReplaceAll(err.Error(), pgw.URL, "http://pushgateway:9091"))
 	// Output:
 	// push failed: unexpected status code 400 while pushing to http://pushgateway:9091/metrics/job/step-metrics: pushed metrics are invalid or inconsistent
+}
+
+// A redirect (an ingress sending http:// to https://, say) is a failed
+// push, never followed: the client httpclient.New builds does not send
+// the credentials to wherever it points, and the error says where that
+// is.
+func ExamplePush_redirect() {
+	pgw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "https://pushgateway.example"+r.URL.Path, http.StatusPermanentRedirect)
+	}))
+	defer pgw.Close()
+
+	client, err := httpclient.New(httpclient.Config{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "up_seconds", Help: "h"}))
+	err = pushgateway.Push(context.Background(), pushgateway.Target{URL: pgw.URL, Job: "step-metrics"}, reg, client, pushgateway.DefaultRetry)
+	fmt.Println(strings.ReplaceAll(err.Error(), pgw.URL, "http://pushgateway.example"))
+	// Output:
+	// push failed: http://pushgateway.example/metrics/job/step-metrics answered HTTP 308 Permanent Redirect, a redirect to https://pushgateway.example/metrics/job/step-metrics: redirects are not followed, so that credentials go nowhere else; use the URL it points to
 }
 
 // Delete removes a run's group.

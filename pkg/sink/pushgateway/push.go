@@ -2,10 +2,14 @@
 // group per run (job, namespace, workflow_id) or per step (the same plus
 // step), through client_golang's Pusher: Push replaces a group in one PUT,
 // Delete removes it, both retried by a RetryingDoer on network errors, 429
-// and 5xx answers within the context's deadline. Sink wraps them as a
-// sink.Sink. Errors keep their cause (errors.As finds an x509 error, say);
-// advice on what to do about them is the caller's to give, since only the
-// caller knows its own flags.
+// and 5xx answers within the context's deadline. A redirect is an error,
+// never followed (httpclient.New's client does not follow it, so the
+// credentials go nowhere else), and an error answer's body is cut to
+// limits.ErrorBody. Messages show URLs through httpclient.RedactURL. Sink
+// wraps them as a sink.Sink. Errors keep their cause (errors.As finds an
+// x509 error or an *httpclient.RedirectError, say); advice on what to do
+// about them is the caller's to give, since only the caller knows its own
+// flags.
 //
 //	client, err := httpclient.New(httpclient.Config{CAFile: "/etc/pushgateway/ca.crt"})
 //	if err != nil { ... }
@@ -26,6 +30,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,6 +38,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/push"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/step-metrics/step-metrics/pkg/httpclient"
+	"github.com/step-metrics/step-metrics/pkg/limits"
 	"github.com/step-metrics/step-metrics/pkg/schema"
 	"github.com/step-metrics/step-metrics/pkg/sink"
 )
@@ -125,7 +132,8 @@ var DefaultRetry = Retry{MaxAttempts: 5, InitialBackoff: 250 * time.Millisecond,
 
 // Push replaces the target's group with the metrics gathered from g, in one
 // HTTP PUT (retried on network errors, 429 and 5xx answers within ctx's
-// deadline; other 4xx answers and refused certificates are final). doer
+// deadline, honouring Retry-After; other 4xx answers, redirects and
+// refused certificates are final, and a redirect is never a success). doer
 // may be nil for http.DefaultClient. A failure after the request was sent
 // is an *Error.
 func Push(ctx context.Context, t Target, g prometheus.Gatherer, doer push.HTTPDoer, retry Retry) error {
@@ -139,7 +147,7 @@ func Push(ctx context.Context, t Target, g prometheus.Gatherer, doer push.HTTPDo
 		doer = http.DefaultClient
 	}
 	rd := &RetryingDoer{Next: doer, Retry: retry}
-	p := push.New(t.URL, t.Job).Gatherer(g).Client(rd)
+	p := push.New(t.URL, t.Job).Gatherer(g).Client(groupDoer(t, rd)) // the grouping key's path: grouping.go
 	for _, l := range t.Grouping {
 		p = p.Grouping(l.Name, l.Value)
 	}
@@ -157,7 +165,7 @@ func Delete(ctx context.Context, t Target, doer push.HTTPDoer, retry Retry) erro
 	}
 	rd := &RetryingDoer{Next: doer, Retry: retry}
 	// Pusher.Delete takes no context; give its request ours.
-	p := push.New(t.URL, t.Job).Client(ctxDoer{ctx: ctx, next: rd})
+	p := push.New(t.URL, t.Job).Client(ctxDoer{ctx: ctx, next: groupDoer(t, rd)})
 	for _, l := range t.Grouping {
 		p = p.Grouping(l.Name, l.Value)
 	}
@@ -177,8 +185,10 @@ func (d ctxDoer) Do(req *http.Request) (*http.Response, error) {
 	return d.next.Do(req.WithContext(d.ctx))
 }
 
+// describe returns err as an *Error, every URL in its message (net/http's
+// and the Pusher's name the request's) through httpclient.RedactURL.
 func describe(op string, err error, attempts int) error {
-	return &Error{Op: op, Attempts: attempts, Err: err}
+	return &Error{Op: op, Attempts: attempts, Err: httpclient.RedactError(err)}
 }
 
 // Group renders the target's grouping key for logs and messages:
@@ -186,8 +196,14 @@ func describe(op string, err error, attempts int) error {
 func Group(t Target) string { return t.Key().String() }
 
 // RetryingDoer is a push.HTTPDoer that retries network errors, 429 and 5xx
-// answers with exponential backoff and full jitter, never past the
-// request context's deadline. It is safe for one request at a time.
+// answers with exponential backoff and full jitter, waiting at least what
+// a 429's or 503's Retry-After asks, never past the request context's
+// deadline. It never hands on a redirect: a 3xx answer, or one reached by
+// following a redirect (a client other than httpclient.New's), is a
+// final *httpclient.RedirectError, so a redirected push never counts as
+// stored. The body of any other answer that is not 2xx is cut to
+// limits.ErrorBody bytes on one line, for the Pusher reads it whole into
+// its message. It is safe for one request at a time.
 type RetryingDoer struct {
 	Next  push.HTTPDoer
 	Retry Retry
@@ -195,6 +211,10 @@ type RetryingDoer struct {
 	Sleep    func(ctx context.Context, d time.Duration) error
 	attempts int
 }
+
+// maxRetryAfter is the longest Retry-After honoured when the request has
+// no deadline to bound it; a longer one ends the retries.
+const maxRetryAfter = time.Minute
 
 // Attempts returns how many requests the last Do made.
 func (r *RetryingDoer) Attempts() int { return r.attempts }
@@ -225,19 +245,25 @@ func (r *RetryingDoer) Do(req *http.Request) (*http.Response, error) {
 		}
 		r.attempts++
 		resp, err := r.Next.Do(attemptReq)
+		if err == nil {
+			if rerr := httpclient.Redirected(resp); rerr != nil {
+				discard(resp)
+				return nil, rerr
+			}
+		}
 		retryable := (err != nil && !isFinal(err)) || (err == nil && (resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests))
 		if !retryable || r.attempts >= attempts || ctx.Err() != nil || (r.attempts > 0 && req.Body != nil && req.GetBody == nil) {
-			return resp, err
+			return final(resp), err
 		}
 		wait := time.Duration(rand.Int64N(int64(backoff) + 1)) //nolint:gosec // jitter, not crypto
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+		after, asked := retryAfter(resp, time.Now())
+		wait = max(wait, after)
+		dl, hasDeadline := ctx.Deadline()
+		if (hasDeadline && time.Until(dl) < wait) || (!hasDeadline && asked && after > maxRetryAfter) {
 			// No time for another attempt: answer with what we have.
-			return resp, err
+			return final(resp), err
 		}
-		if resp != nil {
-			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-			_ = resp.Body.Close()
-		}
+		discard(resp)
 		sleep := r.Sleep
 		if sleep == nil {
 			sleep = sleepCtx
@@ -253,6 +279,71 @@ func (r *RetryingDoer) Do(req *http.Request) (*http.Response, error) {
 			backoff = r.Retry.MaxBackoff
 		}
 	}
+}
+
+// retryAfter is the wait a 429 or 503 answer's Retry-After asks for (in
+// seconds, or an HTTP date), and whether it asked.
+func retryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
+	if resp == nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
+		return 0, false
+	}
+	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		if secs > int64(24*time.Hour/time.Second) {
+			secs = int64(24 * time.Hour / time.Second)
+		}
+		return time.Duration(secs) * time.Second, true
+	}
+	if at, err := http.ParseTime(v); err == nil {
+		return max(at.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+// discard reads a little of a response that is not handed on, so that its
+// connection may be reused, and closes it.
+func discard(resp *http.Response) {
+	if resp == nil {
+		return
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, limits.ErrorBody))
+	_ = resp.Body.Close()
+}
+
+// final prepares the response Do hands on: the body of an answer that is
+// not 2xx, which the Pusher reads whole into its error, is replaced by at
+// most limits.ErrorBody bytes of it on one line; the rest is never read
+// (a Pushgateway or proxy answering with a 300 MB page would otherwise
+// make a 300 MB log line).
+func final(resp *http.Response) *http.Response {
+	if resp == nil || resp.StatusCode/100 == 2 {
+		return resp
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, limits.ErrorBody+1))
+	_ = resp.Body.Close()
+	cut := len(b) > limits.ErrorBody
+	if cut {
+		b = b[:limits.ErrorBody]
+	}
+	msg := strings.Join(strings.Fields(strings.ToValidUTF8(string(b), "?")), " ")
+	msg = strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, msg)
+	if cut {
+		msg += " ... (cut at " + strconv.Itoa(limits.ErrorBody) + " bytes)"
+	}
+	resp.Body = io.NopCloser(strings.NewReader(msg))
+	resp.ContentLength = int64(len(msg))
+	return resp
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

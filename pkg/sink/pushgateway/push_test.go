@@ -142,9 +142,9 @@ func TestPushGroupingPathEscaping(t *testing.T) {
 			encoded: map[string]string{"job": "step-metrics", "namespace@base64": "=", "workflow_id": "x"},
 		},
 		{
-			name:    "other specials are query-escaped",
+			name:    "other specials are base64 (query-escaped, a space would land as '+')",
 			target:  Target{Job: "step-metrics", Grouping: []Label{{Name: "workflow_id", Value: "a b?c%d"}}},
-			encoded: map[string]string{"job": "step-metrics", "workflow_id": "a+b%3Fc%25d"},
+			encoded: map[string]string{"job": "step-metrics", "workflow_id@base64": "YSBiP2MlZA"},
 		},
 		{
 			name:    "no grouping beyond the job",

@@ -5,12 +5,16 @@
 // with its last push time from GET /api/v1/metrics (streamed, so the
 // answer's size does not matter), Select applies the policy (our job,
 // label selectors, ages, runs still in progress), and Delete deletes the
-// chosen groups by their exact grouping keys, a bounded number at a time.
+// chosen groups by their exact grouping keys, a bounded number at a time,
+// re-checking each against a fresh listing first (a run pushed again since
+// is kept) and counting a group as deleted only once a listing no longer
+// shows it.
 //
+//	policy := prune.Policy{Job: "step-metrics", MaxAge: 7 * 24 * time.Hour,
+//		MaxAgeUnfinished: 30 * 24 * time.Hour, Now: time.Now()}
 //	groups, err := prune.List(ctx, "http://pushgateway:9091", doer, pushgateway.DefaultRetry)
-//	plan := prune.Select(groups, prune.Policy{Job: "step-metrics", MaxAge: 7 * 24 * time.Hour,
-//		MaxAgeUnfinished: 30 * 24 * time.Hour, Now: time.Now()})
-//	res := prune.Delete(ctx, "http://pushgateway:9091", plan.Delete, doer, pushgateway.DefaultRetry, 8)
+//	plan := prune.Select(groups, policy)
+//	res := prune.Delete(ctx, "http://pushgateway:9091", policy, plan.Delete, doer, pushgateway.DefaultRetry, 8)
 package prune
 
 import (
@@ -120,6 +124,9 @@ func List(ctx context.Context, baseURL string, doer clientpush.HTTPDoer, retry p
 	if err != nil {
 		return nil, fmt.Errorf("list groups: GET %s: %w", u, err)
 	}
+	// Read the rest (a newline) so the connection is reused: Delete lists
+	// again before each round.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
 	return groups, nil
 }
 
@@ -408,12 +415,24 @@ func matches(g Group, p Policy) bool {
 	return true
 }
 
-// Result is what Delete did.
+// Result is what Delete did. Every candidate is counted once: in Deleted,
+// Repushed, Gone or Failed.
 type Result struct {
-	// Deleted is the number of groups deleted.
+	// Deleted is the number of groups deleted: the Pushgateway accepted
+	// the DELETE and a listing after it no longer showed the group.
 	Deleted int
-	// Failed are the groups not deleted, with why; groups not tried
-	// because the context ended or deletion was abandoned are here too.
+	// Repushed is the number of groups kept because, when re-checked
+	// before deleting (or after), their run had been pushed since the
+	// listing Select decided on: the run is alive, its groups are not
+	// stale any more.
+	Repushed int
+	// Gone is the number of groups that were no longer there when
+	// re-checked: someone else deleted them.
+	Gone int
+	// Failed are the groups not deleted, with why: the DELETE failed, or
+	// was accepted but the group was still there afterwards, or could not
+	// be checked; groups not tried because the context ended, deletion was
+	// abandoned or the re-check failed are here too.
 	Failed []Failure
 }
 
@@ -428,67 +447,264 @@ type Failure struct {
 // only wait out its retries.
 const GiveUpAfter = 16
 
+// MinRound is the shortest round of deletions between two re-checks; a
+// round lasts as long as its re-check took, if longer (see Delete).
+const MinRound = time.Second
+
+// verifyPause is how long Delete waits before listing a last time when
+// groups it deleted are still listed: the Pushgateway answers a DELETE
+// (202) before it applies it.
+const verifyPause = 250 * time.Millisecond
+
 // errAbandoned marks groups Delete did not try.
 var errAbandoned = errors.New("not tried")
 
+// The states of a candidate in Delete.
+const (
+	statePending  = iota // not tried yet
+	stateSent            // DELETE accepted, the group not yet seen gone
+	stateDeleted         // accepted and seen gone
+	stateRepushed        // kept: its run was pushed since the listing
+	stateGone            // gone before we tried
+	stateFailed          // the DELETE failed: errs says why
+)
+
 // Delete deletes each candidate's group by its exact grouping key (DELETE
-// /metrics/job/<job>/<name>/<value>..., encoded as client_golang encodes
-// it), with at most concurrency requests in flight, each retried as
-// pushgateway.Delete does within ctx's deadline. It stops early when ctx ends or
-// GiveUpAfter deletions in a row failed. doer must be safe for concurrent
-// use (an *http.Client is).
-func Delete(ctx context.Context, baseURL string, cands []Candidate, doer clientpush.HTTPDoer, retry pushgateway.Retry, concurrency int) Result {
+// /metrics/job/<job>/<name>/<value>..., each value exactly as listed, see
+// pushgateway.Push), with at most concurrency requests in flight, each
+// retried as pushgateway.Delete does within ctx's deadline. cands are
+// plan.Delete of Select(groups, p) for a listing taken before.
+//
+// The Pushgateway has no conditional delete: a run pushed again between
+// that listing and its DELETE (a retried workflow, a resumed one) would
+// lose its fresh metrics. So Delete works in rounds: each starts by
+// listing the groups again and applying p to that listing (p.Now
+// unchanged), and deletes only the candidates Select still deletes with
+// the push time they had; the others count as Repushed (or Gone, when no
+// longer listed). A round then deletes for at most as long as its listing
+// took, MinRound at least, so re-checking costs at most about as much time
+// again as deleting. What is left is a window of one round (and one
+// DELETE's flight): a push that lands after the round's listing and before
+// the group's DELETE is still deleted.
+//
+// Each listing also verifies the previous round: a group whose DELETE was
+// accepted counts as Deleted once a listing no longer shows it, as
+// Repushed if it shows newer pushes, and as Failed if it is still there as
+// it was after a last listing (one more, verifyPause later, as the
+// Pushgateway applies deletes after answering). A DELETE that misses its
+// group (a wrong encoding: client_golang sends a space as "+") is thus a
+// failure, never a deletion.
+//
+// Delete stops early when ctx ends, GiveUpAfter deletions in a row failed,
+// or a listing failed (then nothing more is deleted: nothing can be
+// checked). doer must be safe for concurrent use (an *http.Client is).
+func Delete(ctx context.Context, baseURL string, p Policy, cands []Candidate, doer clientpush.HTTPDoer, retry pushgateway.Retry, concurrency int) Result {
 	if concurrency < 1 {
 		concurrency = 1
 	}
-	errs := make([]error, len(cands))
-	for i := range errs {
-		errs[i] = errAbandoned
+	d := &deleter{ctx: ctx, baseURL: baseURL, policy: p, cands: cands, doer: doer, retry: retry,
+		state: make([]int, len(cands)), errs: make([]error, len(cands))}
+	pending := make([]int, len(cands))
+	for i := range pending {
+		pending[i] = i
 	}
-	var (
-		next       atomic.Int64
-		failStreak atomic.Int64
-		wg         sync.WaitGroup
-	)
-	dctx, cancel := context.WithCancel(ctx)
+	var listErr error
+	for len(pending) > 0 && ctx.Err() == nil && !d.gaveUp() {
+		start := time.Now()
+		groups, err := List(ctx, baseURL, doer, retry)
+		if err != nil {
+			listErr = err
+			break
+		}
+		took := time.Since(start)
+		d.verify(groups, false)
+		eligible := d.recheck(pending, groups)
+		pending = d.round(eligible, concurrency, max(MinRound, took))
+	}
+	// Verify the last round: once, and once more a little later for the
+	// groups still listed.
+	for attempt := 0; listErr == nil && d.count(stateSent) > 0 && attempt < 2; attempt++ {
+		if attempt > 0 {
+			if err := sleep(ctx, verifyPause); err != nil {
+				listErr = err
+				break
+			}
+		}
+		groups, err := List(ctx, baseURL, doer, retry)
+		if err != nil {
+			listErr = err
+			break
+		}
+		d.verify(groups, attempt == 1)
+	}
+	return d.result(listErr)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// deleter is the state of one Delete.
+type deleter struct {
+	ctx     context.Context
+	baseURL string
+	policy  Policy
+	cands   []Candidate
+	doer    clientpush.HTTPDoer
+	retry   pushgateway.Retry
+
+	// state and errs are per candidate; during a round, workers write
+	// only their own candidates' entries.
+	state      []int
+	errs       []error
+	failStreak atomic.Int64
+}
+
+func (d *deleter) gaveUp() bool { return d.failStreak.Load() >= GiveUpAfter }
+
+func (d *deleter) count(state int) int {
+	n := 0
+	for _, s := range d.state {
+		if s == state {
+			n++
+		}
+	}
+	return n
+}
+
+// verify settles the groups whose DELETE was accepted against a listing:
+// not listed is deleted, listed with a newer push is repushed, listed as
+// it was stays sent, or fails when final.
+func (d *deleter) verify(groups []Group, final bool) {
+	byKey := make(map[string]Group, len(groups))
+	for _, g := range groups {
+		byKey[g.Key()] = g
+	}
+	for i, c := range d.cands {
+		if d.state[i] != stateSent {
+			continue
+		}
+		g, listed := byKey[c.Key()]
+		switch {
+		case !listed:
+			d.state[i] = stateDeleted
+		case g.LastPush().After(c.LastPush()):
+			d.state[i] = stateRepushed
+		case final:
+			d.state[i] = stateFailed
+			d.errs[i] = fmt.Errorf("the Pushgateway accepted the DELETE but still lists the group %v later", verifyPause)
+		}
+	}
+}
+
+// recheck applies the policy to a new listing and returns the pending
+// candidates it still deletes, unchanged; it marks the others repushed or
+// gone.
+func (d *deleter) recheck(pending []int, groups []Group) []int {
+	listed := make(map[string]bool, len(groups))
+	for _, g := range groups {
+		listed[g.Key()] = true
+	}
+	still := map[string]Candidate{}
+	for _, c := range Select(groups, d.policy).Delete {
+		still[c.Key()] = c
+	}
+	var eligible []int
+	for _, i := range pending {
+		key := d.cands[i].Key()
+		c, ok := still[key]
+		switch {
+		case !listed[key]:
+			d.state[i] = stateGone
+		case !ok || !c.LastPush().Equal(d.cands[i].LastPush()):
+			d.state[i] = stateRepushed
+		default:
+			eligible = append(eligible, i)
+		}
+	}
+	return eligible
+}
+
+// round deletes eligible candidates, concurrency at a time, starting no
+// deletion after budget has passed, and returns those it did not start.
+func (d *deleter) round(eligible []int, concurrency int, budget time.Duration) []int {
+	deadline := time.Now().Add(budget)
+	rctx, cancel := context.WithCancel(d.ctx)
 	defer cancel()
-	for w := 0; w < concurrency && w < len(cands); w++ {
+	var (
+		next atomic.Int64
+		wg   sync.WaitGroup
+	)
+	for w := 0; w < concurrency && w < len(eligible); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(cands) || dctx.Err() != nil {
+				if rctx.Err() != nil || time.Now().After(deadline) {
 					return
 				}
-				err := pushgateway.Delete(dctx, target(baseURL, cands[i].Group), doer, retry)
-				errs[i] = err
+				n := int(next.Add(1) - 1)
+				if n >= len(eligible) {
+					return
+				}
+				i := eligible[n]
+				err := pushgateway.Delete(rctx, target(d.baseURL, d.cands[i].Group), d.doer, d.retry)
 				if err == nil {
-					failStreak.Store(0)
-				} else if failStreak.Add(1) >= GiveUpAfter {
+					d.state[i] = stateSent
+					d.failStreak.Store(0)
+					continue
+				}
+				d.state[i], d.errs[i] = stateFailed, err
+				if d.failStreak.Add(1) >= GiveUpAfter {
 					cancel()
 				}
 			}
 		}()
 	}
 	wg.Wait()
+	// Workers check the budget before taking an index: every index taken
+	// was tried.
+	return eligible[min(int(next.Load()), len(eligible)):]
+}
+
+// result counts the states; listErr is why the groups left pending or
+// unverified could not be checked, if a listing failed.
+func (d *deleter) result(listErr error) Result {
 	var res Result
-	giveUp := failStreak.Load() >= GiveUpAfter
-	for i, err := range errs {
-		switch {
-		case err == nil:
+	for i, s := range d.state {
+		g := d.cands[i].Group
+		switch s {
+		case stateDeleted:
 			res.Deleted++
-		case errors.Is(err, errAbandoned):
-			why := ctx.Err()
-			if why == nil && giveUp {
+		case stateRepushed:
+			res.Repushed++
+		case stateGone:
+			res.Gone++
+		case stateFailed:
+			res.Failed = append(res.Failed, Failure{Group: g, Err: d.errs[i]})
+		case stateSent:
+			// Only when the last listings failed.
+			res.Failed = append(res.Failed, Failure{Group: g, Err: fmt.Errorf("the Pushgateway accepted the DELETE, but the group could not be checked: %w", listErr)})
+		default:
+			var why error
+			switch {
+			case d.ctx.Err() != nil:
+				why = d.ctx.Err()
+			case d.gaveUp():
 				why = fmt.Errorf("gave up after %d failed deletions in a row", GiveUpAfter)
-			}
-			if why == nil {
+			case listErr != nil:
+				why = fmt.Errorf("cannot re-check the group before deleting it: %w", listErr)
+			default:
 				why = errAbandoned
 			}
-			res.Failed = append(res.Failed, Failure{Group: cands[i].Group, Err: fmt.Errorf("not tried: %w", why)})
-		default:
-			res.Failed = append(res.Failed, Failure{Group: cands[i].Group, Err: err})
+			res.Failed = append(res.Failed, Failure{Group: g, Err: fmt.Errorf("not tried: %w", why)})
 		}
 	}
 	return res

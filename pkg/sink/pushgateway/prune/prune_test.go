@@ -2,6 +2,8 @@ package prune
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -177,117 +179,242 @@ func TestSelect(t *testing.T) {
 	}
 }
 
-// deleteServer records DELETE paths and answers 202 as a Pushgateway does,
-// or fail for the paths fail says.
-type deleteServer struct {
+// memGateway is the HTTP surface of a Pushgateway that prune uses, in
+// memory: GET /api/v1/metrics lists its groups, each with its push time,
+// and DELETE /metrics/job/... removes the group its path names, decoded as
+// the Pushgateway decodes it (the unescaped path; @base64 components in
+// base64url). It records the escaped DELETE paths and the DELETEs in
+// flight, and fail may answer a path with an error instead.
+type memGateway struct {
 	mu       sync.Mutex
+	groups   map[string]Group // by Key
 	paths    []string
 	inFlight atomic.Int64
 	maxSeen  atomic.Int64
 	fail     func(path string) int
 }
 
-func (d *deleteServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	n := d.inFlight.Add(1)
-	defer d.inFlight.Add(-1)
+func newMemGateway(groups []Group) *memGateway {
+	m := &memGateway{groups: map[string]Group{}}
+	for _, g := range groups {
+		m.groups[g.Key()] = g
+	}
+	return m
+}
+
+func (m *memGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.Method == http.MethodGet && r.URL.Path == "/api/v1/metrics":
+		m.mu.Lock()
+		data := []map[string]any{} // [] when empty, as the Pushgateway answers
+		for _, g := range m.groups {
+			data = append(data, map[string]any{"labels": g.Labels,
+				"push_time_seconds": map[string]any{"metrics": []map[string]string{{"value": fmt.Sprint(float64(g.PushTime.UnixNano()) / 1e9)}}}})
+		}
+		m.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"status": "success", "data": data})
+		return
+	case r.Method != http.MethodDelete:
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		return
+	}
+	n := m.inFlight.Add(1)
+	defer m.inFlight.Add(-1)
 	for {
-		m := d.maxSeen.Load()
-		if n <= m || d.maxSeen.CompareAndSwap(m, n) {
+		seen := m.maxSeen.Load()
+		if n <= seen || m.maxSeen.CompareAndSwap(seen, n) {
 			break
 		}
 	}
 	time.Sleep(5 * time.Millisecond) // let requests overlap
-	if r.Method != http.MethodDelete {
-		w.WriteHeader(http.StatusMethodNotAllowed)
-		return
-	}
-	d.mu.Lock()
-	d.paths = append(d.paths, r.URL.EscapedPath())
-	d.mu.Unlock()
-	if d.fail != nil {
-		if code := d.fail(r.URL.EscapedPath()); code != 0 {
+	m.mu.Lock()
+	m.paths = append(m.paths, r.URL.EscapedPath())
+	m.mu.Unlock()
+	if m.fail != nil {
+		if code := m.fail(r.URL.EscapedPath()); code != 0 {
 			http.Error(w, "no", code)
 			return
 		}
 	}
+	labels, ok := pathLabels(r.URL.Path)
+	if !ok {
+		http.Error(w, "bad path", http.StatusBadRequest)
+		return
+	}
+	m.mu.Lock()
+	delete(m.groups, Group{Labels: labels}.Key())
+	m.mu.Unlock()
 	w.WriteHeader(http.StatusAccepted)
 }
 
+// pathLabels decodes /metrics/job/J/name/value... as the Pushgateway does.
+func pathLabels(path string) (map[string]string, bool) {
+	rest, ok := strings.CutPrefix(path, "/metrics/")
+	parts := strings.Split(rest, "/")
+	if !ok || len(parts)%2 != 0 {
+		return nil, false
+	}
+	labels := map[string]string{}
+	for i := 0; i < len(parts); i += 2 {
+		name, value := parts[i], parts[i+1]
+		if base, ok := strings.CutSuffix(name, "@base64"); ok {
+			b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(value, "="))
+			if err != nil {
+				return nil, false
+			}
+			name, value = base, string(b)
+		}
+		labels[name] = value
+	}
+	return labels, true
+}
+
+func (m *memGateway) deletePaths() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.paths...)
+}
+
+// staleGroups returns n groups of job pushed a day before now (in whole
+// seconds, which memGateway lists exactly) and the policy that finds them
+// stale.
+func staleGroups(now time.Time, job string, n int) ([]Group, Policy) {
+	now = now.Truncate(time.Second)
+	var groups []Group
+	for i := 0; i < n; i++ {
+		groups = append(groups, Group{Labels: map[string]string{"job": job, "namespace": "ml", "workflow_id": fmt.Sprintf("id-%03d", i)}, PushTime: now.Add(-24 * time.Hour)})
+	}
+	return groups, Policy{Job: job, MaxAge: time.Hour, MaxAgeUnfinished: time.Hour, Now: now}
+}
+
 func TestDelete(t *testing.T) {
-	ds := &deleteServer{fail: func(p string) int {
+	now := time.Now().Truncate(time.Second)
+	groups, policy := staleGroups(now, "step-metrics", 100)
+	day := now.Add(-24 * time.Hour)
+	groups = append(groups,
+		// Base64 where a value is empty or holds a '/' or a space.
+		Group{Labels: map[string]string{"job": "step-metrics", "e": "", "workflow_id": "x/y"}, PushTime: day},
+		Group{Labels: map[string]string{"job": "step-metrics", "namespace": "ml", "workflow_id": "a b+c"}, PushTime: day},
+		Group{Labels: map[string]string{"job": "step-metrics", "workflow_id": "bad"}, PushTime: day},
+	)
+	gw := newMemGateway(groups)
+	gw.fail = func(p string) int {
 		if strings.Contains(p, "/workflow_id/bad") {
 			return http.StatusBadRequest
 		}
 		return 0
-	}}
-	srv := httptest.NewServer(ds)
-	defer srv.Close()
-	var cands []Candidate
-	for i := 0; i < 100; i++ {
-		cands = append(cands, Candidate{Group: Group{Labels: map[string]string{"job": "step-metrics", "namespace": "ml", "workflow_id": fmt.Sprintf("id-%03d", i)}}})
 	}
-	// The escaping of client_golang: '/' and empty values in base64.
-	cands = append(cands,
-		Candidate{Group: Group{Labels: map[string]string{"job": "a/b", "e": "", "workflow_id": "x/y"}}},
-		Candidate{Group: Group{Labels: map[string]string{"job": "step-metrics", "workflow_id": "bad"}}},
-	)
-	res := Delete(context.Background(), srv.URL, cands, srv.Client(), pushgateway.Retry{MaxAttempts: 3, InitialBackoff: time.Millisecond}, 4)
-	if res.Deleted != 101 || len(res.Failed) != 1 {
-		t.Fatalf("deleted %d, failed %v", res.Deleted, res.Failed)
+	srv := httptest.NewServer(gw)
+	defer srv.Close()
+	plan := Select(groups, policy)
+	if len(plan.Delete) != 103 {
+		t.Fatalf("plan deletes %d groups, want 103", len(plan.Delete))
+	}
+	res := Delete(context.Background(), srv.URL, policy, plan.Delete, srv.Client(), pushgateway.Retry{MaxAttempts: 3, InitialBackoff: time.Millisecond}, 4)
+	if res.Deleted != 102 || len(res.Failed) != 1 || res.Repushed != 0 || res.Gone != 0 {
+		t.Fatalf("deleted %d, repushed %d, gone %d, failed %v", res.Deleted, res.Repushed, res.Gone, res.Failed)
 	}
 	if f := res.Failed[0]; f.Group.Labels["workflow_id"] != "bad" || !strings.Contains(f.Err.Error(), "delete failed") || !strings.Contains(f.Err.Error(), "400") {
 		t.Errorf("failure %v", f.Err)
 	}
-	if m := ds.maxSeen.Load(); m > 4 || m < 2 {
+	if m := gw.maxSeen.Load(); m > 4 || m < 2 {
 		t.Errorf("%d requests in flight at most, want 2..4 (concurrency 4)", m)
 	}
-	ds.mu.Lock()
-	paths := strings.Join(ds.paths, "\n")
-	ds.mu.Unlock()
-	// client_golang keeps grouping labels in a map: their order in the
-	// path varies, so look for each segment of the escaped group.
-	escaped := false
-	for _, p := range strings.Split(paths, "\n") {
-		rest, ok := strings.CutPrefix(p, "/metrics/job@base64/YS9i")
-		if ok && strings.Contains(rest+"/", "/e@base64/=/") && strings.Contains(rest+"/", "/workflow_id@base64/eC95/") && len(rest) == len("/e@base64/=/workflow_id@base64/eC95") {
-			escaped = true
+	if left := len(gw.groups); left != 1 {
+		t.Errorf("%d groups left, want the bad one", left)
+	}
+	paths := gw.deletePaths()
+	has := func(want string) bool {
+		for _, p := range paths {
+			if p == want {
+				return true
+			}
 		}
+		return false
 	}
-	if !escaped {
-		t.Errorf("no DELETE of the escaped group (job@base64/YS9i, e@base64/=, workflow_id@base64/eC95) among\n%s", paths)
-	}
-	plain := false
-	for _, p := range strings.Split(paths, "\n") {
-		if rest, ok := strings.CutPrefix(p, "/metrics/job/step-metrics"); ok && len(rest) == len("/namespace/ml/workflow_id/id-042") &&
-			strings.Contains(rest+"/", "/namespace/ml/") && strings.Contains(rest+"/", "/workflow_id/id-042/") {
-			plain = true
+	for _, want := range []string{
+		"/metrics/job/step-metrics/e@base64/=/workflow_id@base64/eC95",
+		"/metrics/job/step-metrics/namespace/ml/workflow_id@base64/YSBiK2M",
+		"/metrics/job/step-metrics/namespace/ml/workflow_id/id-042",
+	} {
+		if !has(want) {
+			t.Errorf("no DELETE %s among\n%s", want, strings.Join(paths, "\n"))
 		}
-	}
-	if !plain {
-		t.Errorf("no DELETE of workflow_id id-042 among\n%s", paths)
 	}
 	// 4xx is final: the bad group was tried once.
-	if n := strings.Count(paths, "/workflow_id/bad"); n != 1 {
+	if n := strings.Count(strings.Join(paths, "\n"), "/workflow_id/bad"); n != 1 {
 		t.Errorf("the 400 group was tried %d times, want 1", n)
 	}
 }
 
-func TestDeleteGivesUp(t *testing.T) {
-	ds := &deleteServer{fail: func(string) int { return http.StatusInternalServerError }}
-	srv := httptest.NewServer(ds)
+// TestDeleteAcceptedButStillThere: a Pushgateway (or a proxy in front of
+// it) that answers 202 and keeps the group: a failure, never a deletion.
+// Before, Delete counted every 202 as deleted, so a DELETE that named
+// another group (client_golang's "+" for a space) passed as one.
+func TestDeleteAcceptedButStillThere(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	groups, policy := staleGroups(now, "step-metrics", 3)
+	gw := newMemGateway(groups)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodDelete && strings.HasSuffix(r.URL.Path, "/id-001") {
+			w.WriteHeader(http.StatusAccepted) // and do nothing
+			return
+		}
+		gw.ServeHTTP(w, r)
+	}))
 	defer srv.Close()
-	var cands []Candidate
-	for i := 0; i < 1000; i++ {
-		cands = append(cands, Candidate{Group: Group{Labels: map[string]string{"job": "j", "workflow_id": fmt.Sprint(i)}}})
+	res := Delete(context.Background(), srv.URL, policy, Select(groups, policy).Delete, srv.Client(), pushgateway.Retry{}, 2)
+	if res.Deleted != 2 || len(res.Failed) != 1 {
+		t.Fatalf("deleted %d, failed %v; want 2 and id-001", res.Deleted, res.Failed)
 	}
-	res := Delete(context.Background(), srv.URL, cands, srv.Client(), pushgateway.Retry{MaxAttempts: 1}, 2)
+	if f := res.Failed[0]; f.Group.Labels["workflow_id"] != "id-001" || !strings.Contains(f.Err.Error(), "still lists the group") {
+		t.Errorf("failure %s: %v", f.Group.Key(), f.Err)
+	}
+}
+
+// TestDeleteRechecks: groups pushed again, deleted by someone else, or
+// whose run was pushed again between the listing and Delete are not
+// deleted, and counted as such.
+func TestDeleteRechecks(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	groups, policy := staleGroups(now, "step-metrics", 4)
+	step := Group{Labels: map[string]string{"job": "step-metrics", "namespace": "ml", "workflow_id": "id-003", "step": "train"}, PushTime: now.Add(-24 * time.Hour)}
+	groups = append(groups, step)
+	plan := Select(groups, policy)
+	gw := newMemGateway(groups)
+	// After the listing: id-000 pushed again, id-001 deleted by someone
+	// else, and a step of id-003 pushed (its run's group is alive too).
+	again := groups[0]
+	again.PushTime = now.Add(time.Second)
+	gw.groups[again.Key()] = again
+	delete(gw.groups, groups[1].Key())
+	step.PushTime = now.Add(time.Second)
+	gw.groups[step.Key()] = step
+	srv := httptest.NewServer(gw)
+	defer srv.Close()
+	res := Delete(context.Background(), srv.URL, policy, plan.Delete, srv.Client(), pushgateway.Retry{}, 2)
+	if res.Deleted != 1 || res.Repushed != 3 || res.Gone != 1 || len(res.Failed) != 0 {
+		t.Fatalf("deleted %d, repushed %d, gone %d, failed %v; want 1, 3 (id-000, id-003 and its step), 1", res.Deleted, res.Repushed, res.Gone, res.Failed)
+	}
+	for _, p := range gw.deletePaths() {
+		if !strings.HasSuffix(p, "/id-002") {
+			t.Errorf("DELETE %s: only id-002 is still stale", p)
+		}
+	}
+}
+
+func TestDeleteGivesUp(t *testing.T) {
+	groups, policy := staleGroups(time.Now(), "j", 1000)
+	gw := newMemGateway(groups)
+	gw.fail = func(string) int { return http.StatusInternalServerError }
+	srv := httptest.NewServer(gw)
+	defer srv.Close()
+	res := Delete(context.Background(), srv.URL, policy, Select(groups, policy).Delete, srv.Client(), pushgateway.Retry{MaxAttempts: 1}, 2)
 	if res.Deleted != 0 || len(res.Failed) != 1000 {
 		t.Fatalf("deleted %d failed %d", res.Deleted, len(res.Failed))
 	}
-	ds.mu.Lock()
-	tried := len(ds.paths)
-	ds.mu.Unlock()
-	if tried > GiveUpAfter+2 {
+	if tried := len(gw.deletePaths()); tried > GiveUpAfter+2 {
 		t.Errorf("tried %d deletions, want to give up after %d in a row failed", tried, GiveUpAfter)
 	}
 	if last := res.Failed[999].Err.Error(); !strings.Contains(last, "gave up after") {
@@ -295,22 +422,45 @@ func TestDeleteGivesUp(t *testing.T) {
 	}
 }
 
-func TestDeleteDeadline(t *testing.T) {
+// TestDeleteCannotRecheck: when the listing before a round fails, nothing
+// is deleted, and every group says why.
+func TestDeleteCannotRecheck(t *testing.T) {
+	groups, policy := staleGroups(time.Now(), "j", 5)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			http.Error(w, "Unauthorized", http.StatusUnauthorized)
+			return
+		}
+		t.Errorf("%s %s: nothing may be deleted unchecked", r.Method, r.URL.Path)
+	}))
+	defer srv.Close()
+	res := Delete(context.Background(), srv.URL, policy, Select(groups, policy).Delete, srv.Client(), pushgateway.Retry{}, 2)
+	if res.Deleted != 0 || len(res.Failed) != 5 {
+		t.Fatalf("deleted %d failed %d", res.Deleted, len(res.Failed))
+	}
+	if msg := res.Failed[0].Err.Error(); !strings.Contains(msg, "cannot re-check") || !strings.Contains(msg, "401") {
+		t.Errorf("error %q", msg)
+	}
+}
+
+func TestDeleteDeadline(t *testing.T) {
+	groups, policy := staleGroups(time.Now(), "j", 50)
+	gw := newMemGateway(groups)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			gw.ServeHTTP(w, r)
+			return
+		}
 		select {
 		case <-r.Context().Done():
 		case <-time.After(10 * time.Second):
 		}
 	}))
 	defer srv.Close()
-	var cands []Candidate
-	for i := 0; i < 50; i++ {
-		cands = append(cands, Candidate{Group: Group{Labels: map[string]string{"job": "j", "workflow_id": fmt.Sprint(i)}}})
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	res := Delete(ctx, srv.URL, cands, srv.Client(), pushgateway.DefaultRetry, 8)
+	res := Delete(ctx, srv.URL, policy, Select(groups, policy).Delete, srv.Client(), pushgateway.DefaultRetry, 8)
 	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("took %v with a 200ms deadline", took)
 	}
