@@ -57,8 +57,10 @@ var runMetricHelp = map[string]string{
 }
 
 // forwardedSignals reach the command: what Kubernetes (TERM), a terminal
-// (INT, QUIT) or a supervisor (HUP) sends the wrapper.
-var forwardedSignals = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT}
+// (INT, QUIT, and WINCH on a resize) or a supervisor (HUP, USR1, USR2: a
+// reload, a log reopen, a dump) sends the wrapper. The Unix-only ones are
+// in userSignals.
+var forwardedSignals = append([]os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT}, userSignals...)
 
 // runOptions are the flags of `step-metrics run`.
 type runOptions struct {
@@ -113,8 +115,10 @@ func runRun(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		fmt.Fprintf(fs.Output(), `Usage: step-metrics run [flags] -- COMMAND [ARGS...]
 
 Runs COMMAND with stdin, stdout and stderr untouched, forwards SIGTERM, SIGINT,
-SIGHUP and SIGQUIT to it, and exits with its exit code (128+N when signal N
-killed it; 126 or 127 when it cannot be started, 125 for a usage error of run).
+SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH to it, and exits with its exit
+code (128+N when signal N killed it; 126 or 127 when it cannot be started, 125
+for a usage error of run). As PID 1 (a container without an init) it also
+reaps the orphaned processes COMMAND leaves.
 Records its wall time, CPU time, peak RSS and exit code; COMMAND may append its
 own metrics to the file $%s names ("accuracy 0.93" lines, or a JSON
 object). Writes them all to --output-file and/or pushes them to --pushgateway.
@@ -160,7 +164,11 @@ func (o *runOptions) run(ctx context.Context, log *slog.Logger, argv []string, s
 		env = append(withoutVar(env, metricsFileEnv), metricsFileEnv+"="+childFile)
 	}
 
-	res := execute(argv, env, stdin, stdout, stderr)
+	// As PID 1 the wrapper inherits every orphan of the command's: reap
+	// them until it exits, the push included.
+	reap := newReaper(log)
+	defer reap.stop()
+	res := execute(argv, env, stdin, stdout, stderr, reap)
 	if res.startErr != nil {
 		log.Error("cannot run the command", "command", argv[0], "err", res.startErr, "exit_code", res.code)
 	}
@@ -202,8 +210,9 @@ type commandResult struct {
 
 // execute runs argv with the given standard streams (an *os.File is handed
 // to the command as is) and environment, forwarding signals to it, and
-// returns its exit code as a shell would.
-func execute(argv, env []string, stdin io.Reader, stdout, stderr io.Writer) commandResult {
+// returns its exit code as a shell would. reap (nil when the process
+// inherits no orphans) reaps every other child meanwhile.
+func execute(argv, env []string, stdin io.Reader, stdout, stderr io.Writer, reap *reaper) commandResult {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	if errors.Is(cmd.Err, exec.ErrDot) {
 		// Found through a relative PATH entry: a shell runs it, so do we.
@@ -221,6 +230,7 @@ func execute(argv, env []string, stdin io.Reader, stdout, stderr io.Writer) comm
 	if err := cmd.Start(); err != nil {
 		return commandResult{code: startFailureCode(cmd, err), startErr: err}
 	}
+	reap.watch(cmd.Process.Pid)
 	done := make(chan struct{})
 	go func() {
 		for {
@@ -234,6 +244,7 @@ func execute(argv, env []string, stdin io.Reader, stdout, stderr io.Writer) comm
 	}()
 	err := cmd.Wait()
 	wall := time.Since(start)
+	reap.waited()
 	close(done)
 	if cmd.ProcessState == nil {
 		// Not an exit status: Wait itself failed. Say so, as a shell would.
@@ -301,7 +312,7 @@ func withoutVar(env []string, name string) []string {
 // exit handler reads it (same limits and rules), into step. The wrapper's
 // own series are not the command's to set.
 func addChildMetrics(log *slog.Logger, st *step.Step, path string) {
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
 		log.Warn("cannot read the metrics the command wrote", "file", path, "err", err)
 		return
@@ -331,6 +342,56 @@ func addChildMetrics(log *slog.Logger, st *step.Step, path string) {
 	}
 }
 
+// openRegular opens path for reading, and refuses what is not a regular
+// file. The open does not block: with O_NONBLOCK, a FIFO without a writer
+// (which the command may leave as its $STEP_METRICS_FILE) or a device
+// opens at once, and is then refused by its type, as Fstat sees it.
+func openRegular(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|openNonBlock, 0)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, notRegular(path, fi.Mode())
+	}
+	return f, nil
+}
+
+// checkRegular refuses a path that is there and is not a regular file (a
+// FIFO, a device, a socket), without opening it: step.WriteFile reads the
+// file before it replaces it, and the open of a FIFO blocks until a writer
+// comes. A path that is not there is fine: WriteFile creates it.
+func checkRegular(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().IsRegular() {
+		return nil // not there, or WriteFile says what is wrong
+	}
+	return notRegular(path, fi.Mode())
+}
+
+func notRegular(path string, mode fs.FileMode) error {
+	kind := "not a regular file"
+	switch {
+	case mode&fs.ModeNamedPipe != 0:
+		kind = "a FIFO"
+	case mode&fs.ModeSocket != 0:
+		kind = "a socket"
+	case mode&fs.ModeCharDevice != 0:
+		kind = "a character device"
+	case mode&fs.ModeDevice != 0:
+		kind = "a device"
+	case mode.IsDir():
+		kind = "a directory"
+	}
+	return fmt.Errorf("%s is %s, not a regular file; it is not read", path, kind)
+}
+
 // stepInfo is the step's identity: the flags (or their STEP_METRICS_
 // variables), else what Argo and the downward API put in the environment.
 func (o *runOptions) stepInfo() step.Info {
@@ -358,7 +419,10 @@ func (o *runOptions) deliver(ctx context.Context, log *slog.Logger, st *step.Ste
 		return false
 	}
 	if o.outputFile != "" {
-		if err := st.WriteFile(o.outputFile); err != nil {
+		if err := checkRegular(o.outputFile); err != nil {
+			log.Warn("metrics not written: --output-file must name a regular file", "file", o.outputFile, "err", err)
+			ok = false
+		} else if err := st.WriteFile(o.outputFile); err != nil {
 			ok = false
 		} else {
 			where = append(where, "output_file", o.outputFile)
@@ -389,8 +453,11 @@ func (o *runOptions) push(ctx context.Context, st *step.Step) (pushgateway.Targe
 	if err := o.pushgateway.check(); err != nil {
 		return fail("metrics not pushed", err)
 	}
-	if o.timeout <= 0 || o.retries < 0 || o.retries > 20 {
-		return fail("metrics not pushed", fmt.Errorf("--timeout %v must be positive and --retries %d between 0 and 20", o.timeout, o.retries))
+	if o.timeout <= 0 {
+		return fail("metrics not pushed", fmt.Errorf("--timeout %v must be positive (the default is 10s)", o.timeout))
+	}
+	if o.retries < 0 || o.retries > 20 {
+		return fail("metrics not pushed", fmt.Errorf("--retries %d must be between 0 and 20", o.retries))
 	}
 	if err := o.client.validate(); err != nil {
 		return fail("metrics not pushed", err)

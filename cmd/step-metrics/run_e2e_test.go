@@ -305,3 +305,148 @@ func exitHandlerSeries(fams map[string]*dto.MetricFamily) map[string]float64 {
 	}
 	return out
 }
+
+// runWithin runs the binary with a clean environment plus env, killing it
+// after limit: a wrapper that hangs fails the test, it does not hang it.
+func runWithin(t *testing.T, limit time.Duration, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = append([]string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir()}, env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String(), took: time.Since(start)}
+	if ctx.Err() != nil {
+		t.Fatalf("run %v: still running after %v (killed), stderr:\n%s", args, limit, r.stderr)
+	}
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run %v: %v", args, err)
+	}
+	return r
+}
+
+// TestRunRefusesFIFOs: a FIFO where the wrapper reads (the command's
+// $STEP_METRICS_FILE, replaced by the command) or merges and writes
+// (--output-file) would block its open forever, with no writer, and the
+// command's exit code would be lost. The wrapper never opens what is not
+// a regular file: it warns, keeps the command's exit code and delivers
+// the metrics it still can (the push, the other file).
+func TestRunRefusesFIFOs(t *testing.T) {
+	pg := testenv.StartPushgateway(t, testenv.PushgatewayOptions{})
+	bin := childBinary(t)
+	env := []string{childSwitch + "=1", "STEP_METRICS_WORKFLOW_UID=uid-fifo", "PUSHGATEWAY_URL=" + pg.URL}
+	const limit = 10 * time.Second
+
+	t.Run("STEP_METRICS_FILE", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "m.prom")
+		r := runWithin(t, limit, append(env, "STEP_METRICS_STEP=metrics-fifo"), "run", "--output-file", out, "--", bin, "metrics", "accuracy 0.9", "fifo", "exit", "3")
+		r.want(t, 3)
+		if !strings.Contains(r.stderr, "is a FIFO, not a regular file") || !strings.Contains(r.stderr, "level=WARN") {
+			t.Errorf("no warning about the FIFO:\n%s", r.stderr)
+		}
+		if m := readMetrics(t, out); m["command_exit_code"] != 3 || len(m) != 5 {
+			t.Errorf("the output file lacks the wrapper's metrics: %v", m)
+		}
+	})
+	t.Run("output-file", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "m.prom")
+		if err := syscall.Mkfifo(out, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, strict := range []bool{false, true} {
+			args := []string{"run", "--output-file", out}
+			if strict {
+				args = append(args, "--strict")
+			}
+			r := runWithin(t, limit, append(env, "STEP_METRICS_STEP=output-fifo"), append(args, "--", bin, "metrics", "accuracy 0.9", "exit", "4")...)
+			r.want(t, 4)
+			if !strings.Contains(r.stderr, "is a FIFO, not a regular file") {
+				t.Errorf("no warning about the FIFO:\n%s", r.stderr)
+			}
+			fi, err := os.Lstat(out)
+			if err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+				t.Errorf("the FIFO was replaced or removed: %v, %v", fi, err)
+			}
+		}
+		// The push still went out.
+		group := map[string]string{"step": "output-fifo", "workflow_id": "uid-fifo"}
+		s := testenv.Series(pg.Scrape(t), "pipeline_custom_accuracy", group)
+		if len(s) != 1 || s[0].Value != 0.9 {
+			t.Errorf("the push with a FIFO output file: %+v", s)
+		}
+		// The command succeeded, the file could not be written: --strict
+		// fails, as for any metrics trouble, and the push goes out.
+		r := runWithin(t, limit, append(env, "STEP_METRICS_STEP=output-fifo"), "run", "--output-file", out, "--strict", "--", bin, "exit", "0")
+		r.want(t, 1)
+		if s := testenv.Series(pg.Scrape(t), "pipeline_custom_command_exit_code", group); len(s) != 1 || s[0].Value != 0 {
+			t.Errorf("the push with a FIFO output file and --strict: %+v", s)
+		}
+	})
+}
+
+// TestRunForwardsUserSignals: SIGUSR1, SIGUSR2 and SIGWINCH (a reload, a
+// dump or a resized terminal) reach the command, as TERM and the others
+// do; the wrapper neither swallows them nor dies of them.
+func TestRunForwardsUserSignals(t *testing.T) {
+	dir := t.TempDir()
+	marks, ready, done, out := filepath.Join(dir, "marks"), filepath.Join(dir, "ready"), filepath.Join(dir, "done"), filepath.Join(dir, "m.prom")
+	script := `for s in USR1 USR2 WINCH; do trap "echo $s >> '` + marks + `'" $s; done
+: > '` + ready + `'
+while [ ! -e '` + done + `' ]; do sleep 0.02; done
+exit 5`
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "run", "--output-file", out, "--", "/bin/sh", "-c", script)
+	cmd.Env = []string{"PATH=/usr/bin:/bin"}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	finished := false
+	t.Cleanup(func() {
+		if !finished {
+			_ = os.WriteFile(done, nil, 0o644)
+			_ = cmd.Wait()
+		}
+	})
+	waitForFile(t, ready, 20*time.Second)
+	var want string
+	for _, c := range []struct {
+		sig  syscall.Signal
+		name string
+	}{{syscall.SIGUSR1, "USR1"}, {syscall.SIGUSR2, "USR2"}, {syscall.SIGWINCH, "WINCH"}} {
+		sig, name := c.sig, c.name
+		want += name + "\n"
+		if err := cmd.Process.Signal(sig); err != nil { // the wrapper, not the command
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			got, _ := os.ReadFile(marks)
+			if string(got) == want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after SIG%s the command's marks are %q, want %q: the signal was not forwarded\n%s", name, got, want, stderr.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if err := os.WriteFile(done, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	finished = true
+	if ee := (*exec.ExitError)(nil); !errors.As(err, &ee) || ee.ExitCode() != 5 {
+		t.Fatalf("wrapper: %v, want exit code 5\n%s", err, stderr.String())
+	}
+	if m := readMetrics(t, out); m["command_exit_code"] != 5 {
+		t.Errorf("command_exit_code %v, want 5", m["command_exit_code"])
+	}
+}

@@ -40,6 +40,7 @@ func init() {
 //	noise SEED N           write N bytes of noise(SEED) to stdout, of noise(SEED+1) to stderr
 //	metrics TEXT           append TEXT and a newline to $STEP_METRICS_FILE
 //	write TEXT             replace $STEP_METRICS_FILE with TEXT
+//	fifo                   replace $STEP_METRICS_FILE with a FIFO (no writer)
 //	alloc MIB              allocate and touch MIB MiB, kept until exit
 //	spin MS                burn user CPU until this process used MS ms of it
 //	args                   print the remaining arguments, one per line, and exit 0
@@ -93,6 +94,13 @@ func childMain(args []string) int {
 			_, _ = f.WriteString(text)
 			f.Close()
 			n = 2
+		case "fifo":
+			path := os.Getenv(metricsFileEnv)
+			_ = os.Remove(path)
+			if err := syscall.Mkfifo(path, 0o600); err != nil {
+				fmt.Fprintln(os.Stderr, "child:", err)
+				return 98
+			}
 		case "alloc":
 			mib, _ := strconv.Atoi(arg(1))
 			b := make([]byte, mib<<20)
@@ -442,6 +450,27 @@ func TestStartFailureCode(t *testing.T) {
 		cmd := exec.Command("/nonexistent/x")
 		if got := startFailureCode(cmd, c.err); got != c.want {
 			t.Errorf("%v: %d, want %d", c.err, got, c.want)
+		}
+	}
+}
+
+// TestRunBadPushFlagsNameTheFlag: --timeout 0s (or negative) and --retries
+// out of range are metrics trouble, said when pushing: the command runs,
+// its exit code stays, and the warning names the one flag that is wrong.
+func TestRunBadPushFlagsNameTheFlag(t *testing.T) {
+	bin := childBinary(t)
+	for _, c := range []struct {
+		flags     []string
+		want, not string
+	}{
+		{[]string{"--timeout", "0s"}, "--timeout 0s must be positive", "--retries"},
+		{[]string{"--timeout", "-1s"}, "--timeout -1s must be positive", "--retries"},
+		{[]string{"--retries", "21"}, "--retries 21 must be between 0 and 20", "--timeout"},
+	} {
+		args := append([]string{"--pushgateway", "http://127.0.0.1:1", "--workflow-uid", "u", "--step", "s"}, c.flags...)
+		code, _, stderr := runInProcess(t, nil, append(args, "--", bin, "exit", "3")...)
+		if code != 3 || !strings.Contains(stderr, c.want) || strings.Contains(stderr, c.not) {
+			t.Errorf("%v: code %d, want 3 and a warning %q without %q:\n%s", c.flags, code, c.want, c.not, stderr)
 		}
 	}
 }

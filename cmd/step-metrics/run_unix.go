@@ -21,3 +21,10 @@ func maxRSSBytes(ps *os.ProcessState) (float64, bool) {
 	}
 	return rss, true
 }
+
+// userSignals are the signals forwarded besides TERM, INT, HUP and QUIT,
+// which only Unix has.
+var userSignals = []os.Signal{syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH}
+
+// openNonBlock opens without blocking on a FIFO or a device.
+const openNonBlock = syscall.O_NONBLOCK

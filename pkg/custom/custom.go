@@ -190,13 +190,41 @@ func (p *parser) parseJSON(data []byte) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		var v float64
-		if err := json.Unmarshal(obj[name], &v); err != nil {
-			p.warn.add("JSON key %q: value is not a number; dropped", clip(name))
+		v, why := jsonNumber(obj[name])
+		if why != "" {
+			p.warn.add("JSON key %q: %s; dropped", clip(name), why)
 			continue
 		}
 		p.add(name, nil, v)
 	}
+}
+
+// jsonNumber reads a JSON number, or says why raw is not one. It looks at
+// the value's kind first: encoding/json leaves a float64 untouched on
+// null, which would read {"acc": null} as 0. A string is refused even when
+// it holds a number, as the text format refuses `acc "1.5"`.
+func jsonNumber(raw json.RawMessage) (float64, string) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return 0, "no value"
+	}
+	switch raw[0] {
+	case 'n':
+		return 0, "null is not a number"
+	case 't', 'f':
+		return 0, "a boolean is not a number"
+	case '"':
+		return 0, "a string is not a number (write 1.5, not \"1.5\")"
+	case '{':
+		return 0, "an object is not a number (nested objects are not read)"
+	case '[':
+		return 0, "an array is not a number"
+	}
+	var v float64
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return 0, "the number is out of range of a float64"
+	}
+	return v, ""
 }
 
 // parseText feeds the text to expfmt one line at a time: expfmt fails a

@@ -845,8 +845,12 @@ func render(samples []custom.Sample) ([]byte, error) {
 // readExisting returns path's content, at most one byte over what the
 // exit handler reads (which then refuses it whole), or nothing when there
 // is no file.
+//
+// It never blocks: the file is opened with O_NONBLOCK (where there is
+// one) and refused unless it is a regular file, so a FIFO or a device put
+// at the path cannot hang the step.
 func readExisting(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|openNonBlock, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -854,6 +858,13 @@ func readExisting(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
+	}
 	return io.ReadAll(io.LimitReader(f, int64(custom.DefaultLimits.MaxBytes)+1))
 }
 
