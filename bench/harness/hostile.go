@@ -40,8 +40,9 @@ func budgets(c config, rep *report) error {
 	rep.printf("## Memory and time budgets\n\n")
 	rep.printf("`step-metrics push --dry-run` (read, decode, compute, print), whole process, median of %d; the jq line is `jq -r -f bench/diy/durations.jq` (only each Pod's duration: the least an exit handler computes) on the same file. Ratio = jq's wall time / step-metrics'.\n\n", reps)
 	rep.printf("| what | measured | target | met |\n|---|---|---|---|\n")
-	for _, mode := range []string{"node", "template", "none"} {
-		ss := repeat(reps, c, []string{c.bin, "push", "--steps", mode, "-f", input(c, big, false), "--dry-run", "--log-level", "error"})
+	for _, mode := range []string{"node --max-series 0", "node", "template", "none"} {
+		argv := append([]string{c.bin, "push", "--steps"}, strings.Fields(mode)...)
+		ss := repeat(reps, c, append(argv, "-f", input(c, big, false), "--dry-run", "--log-level", "error"))
 		if err := errs(ss); err != nil {
 			return fmt.Errorf("--steps %s at %d nodes: %w", mode, big, err)
 		}

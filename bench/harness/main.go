@@ -200,16 +200,16 @@ func endToEnd(c config, pg *pushgateway, rep *report) error {
 	reps := c.reps
 	variants := []variant{
 		{name: "step-metrics push", push: true, reps: everywhere(reps), cmd: func(n int, uid string) []string {
-			return []string{c.bin, "push", "-f", input(c, n, false), "--pushgateway", pg.url, "--workflow-uid", uid, "--log-level", "warn"}
+			return []string{c.bin, "push", "-f", input(c, n, false), "--pushgateway", pg.url, "--workflow-uid", uid, "--log-level", "warn", "--max-series", "0"}
 		}},
 		{name: "step-metrics push (compressedNodes)", push: true, reps: everywhere(reps), cmd: func(n int, uid string) []string {
-			return []string{c.bin, "push", "-f", input(c, n, true), "--pushgateway", pg.url, "--workflow-uid", uid, "--log-level", "warn"}
+			return []string{c.bin, "push", "-f", input(c, n, true), "--pushgateway", pg.url, "--workflow-uid", uid, "--log-level", "warn", "--max-series", "0"}
 		}},
 		{name: "step-metrics push --steps template", push: true, reps: everywhere(reps), cmd: func(n int, uid string) []string {
 			return []string{c.bin, "push", "--steps", "template", "-f", input(c, n, false), "--pushgateway", pg.url, "--workflow-uid", uid, "--log-level", "warn"}
 		}},
 		{name: "step-metrics push --dry-run", reps: everywhere(reps), cmd: func(n int, uid string) []string {
-			return []string{c.bin, "push", "-f", input(c, n, false), "--dry-run", "--log-level", "warn"}
+			return []string{c.bin, "push", "-f", input(c, n, false), "--dry-run", "--log-level", "warn", "--max-series", "0"}
 		}},
 		{name: "Pushgateway alone: curl PUT of step-metrics' body (protobuf, as pushed)", push: true, reps: everywhere(reps), cmd: func(n int, uid string) []string {
 			return curlPut(pg.url, uid, bodyFile(c, n, "pb"), "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited")
@@ -478,7 +478,7 @@ func curlPut(url, uid, file, contentType string) []string {
 // and writes what it pushes (the same families, protobuf-delimited, as
 // client_golang's Pusher encodes them) for the Pushgateway-alone line.
 func countSeries(c config, n int) (int, error) {
-	out, err := exec.Command(c.bin, "push", "-f", input(c, n, false), "--dry-run", "--log-level", "error").Output()
+	out, err := exec.Command(c.bin, "push", "-f", input(c, n, false), "--dry-run", "--log-level", "error", "--max-series", "0").Output()
 	if err != nil {
 		return 0, fmt.Errorf("dry run at %d nodes: %w", n, err)
 	}

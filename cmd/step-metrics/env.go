@@ -34,6 +34,17 @@ type envRules struct {
 // Repeatable flags (--label, --header) take one item per line, so values
 // may hold commas; --label-from-workflow takes a comma-separated list.
 func applyEnv(fs *pflag.FlagSet, rules envRules) error {
+	if errs := applyEnvAll(fs, rules); len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}
+
+// applyEnvAll is applyEnv going on past a bad value: it applies every
+// variable it can and returns an error for each one it cannot (the flag
+// then keeps its default, see resetFlag), for an exit handler to warn
+// about.
+func applyEnvAll(fs *pflag.FlagSet, rules envRules) []error {
 	skip := map[string]bool{}
 	for _, name := range rules.exclusive {
 		if f := fs.Lookup(name); f != nil && f.Changed {
@@ -43,9 +54,9 @@ func applyEnv(fs *pflag.FlagSet, rules envRules) error {
 			break
 		}
 	}
-	var err error
+	var errs []error
 	fs.VisitAll(func(f *pflag.Flag) {
-		if err != nil || f.Changed || skip[f.Name] {
+		if f.Changed || skip[f.Name] {
 			return
 		}
 		names := append([]string{envName(f.Name)}, rules.aliases[f.Name]...)
@@ -60,17 +71,17 @@ func applyEnv(fs *pflag.FlagSet, rules envRules) error {
 						continue
 					}
 					if serr := fs.Set(f.Name, strings.TrimSpace(item)); serr != nil {
-						err = fmt.Errorf("environment variable %s: %w", n, plainFlagError(serr))
-						return
+						errs = append(errs, fmt.Errorf("environment variable %s: %w", n, plainFlagError(serr)))
 					}
 				}
 			} else if serr := fs.Set(f.Name, v); serr != nil {
-				err = fmt.Errorf("environment variable %s: %w", n, plainFlagError(serr))
+				resetFlag(f)
+				errs = append(errs, fmt.Errorf("environment variable %s: %w", n, plainFlagError(serr)))
 			}
 			return
 		}
 	})
-	return err
+	return errs
 }
 
 // annotateEnv appends the environment variable of each flag to its usage.
@@ -110,4 +121,17 @@ func parseFlags(cmd string, fs *pflag.FlagSet, args []string, rules envRules, va
 		return exitUsage, false
 	}
 	return exitOK, true
+}
+
+// resetFlag puts a flag back to its default after a value that did not
+// parse: pflag's numbers, booleans and durations store their zero value
+// on a failed Set (a bad --timeout would be 0). A list flag is left as it
+// is: its failed Set stores nothing, and its DefValue ("[]") is no value
+// to set.
+func resetFlag(f *pflag.Flag) {
+	switch f.Value.Type() {
+	case "stringSlice", "stringArray":
+		return
+	}
+	_ = f.Value.Set(f.DefValue)
 }

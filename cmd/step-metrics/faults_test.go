@@ -19,6 +19,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -270,7 +271,8 @@ func TestPushTLSFaults(t *testing.T) {
 	}
 }
 
-// TestPruneFaults: prune is fail-safe like push, and retries deletions.
+// TestPruneFaults: prune fails by default (exit 1), warns with
+// --strict=false, and retries deletions.
 func TestPruneFaults(t *testing.T) {
 	pg := testenv.StartPushgateway(t, testenv.PushgatewayOptions{})
 	var groups []seedGroup
@@ -318,9 +320,10 @@ func TestPruneFaults(t *testing.T) {
 					proxy.Down()
 				}
 				args := []string{"prune", "--pushgateway", "http://" + proxy.Addr, "--max-age", "1ms", "--timeout", "3s", "--retries", fmt.Sprint(tt.retries)}
+				args = append(args, fmt.Sprintf("--strict=%v", strict))
 				want := 0
 				if strict {
-					args, want = append(args, "--strict"), 1
+					want = 1
 				}
 				r := runCLI(t, nil, nil, args...)
 				r.want(t, want)
@@ -396,7 +399,9 @@ func apiStatus(w http.ResponseWriter, code int, reason, msg string) {
 // TestReadFaults: the exit handler cannot read its workflow (the
 // apiserver refuses, times out, loses the workflow mid-read; Argo Server
 // is down). Each time it says why, still pushes the run's outcome from its
-// arguments, and exits 0 (1 with --strict, after pushing).
+// arguments, and exits 0 (1 with --strict, after pushing). The gap is
+// loud: pipeline_run_metrics_incomplete{reason} says why, and the run has
+// an end timestamp (when the handler ran), so it stays on the panels.
 func TestReadFaults(t *testing.T) {
 	pg := testenv.StartPushgateway(t, testenv.PushgatewayOptions{})
 	wfJSON := runCLIExampleJSON(t)
@@ -409,21 +414,22 @@ func TestReadFaults(t *testing.T) {
 		down    bool // nothing listens
 		stderr  []string
 		timeout time.Duration
+		reason  string // of pipeline_run_metrics_incomplete; a|b: either
 	}{
-		{name: "401", handler: func(*state) http.HandlerFunc {
+		{name: "401", reason: "unauthorized", handler: func(*state) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) { apiStatus(w, 401, "Unauthorized", "Unauthorized") }
 		}, stderr: []string{"unauthorized (401)", "token"}},
-		{name: "403", handler: func(*state) http.HandlerFunc {
+		{name: "403", reason: "forbidden", handler: func(*state) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) {
 				apiStatus(w, 403, "Forbidden", `workflows.argoproj.io "nightly-retrain-1764205200" is forbidden: User "system:serviceaccount:ml:default" cannot get resource "workflows" in API group "argoproj.io" in the namespace "ml"`)
 			}
 		}, stderr: []string{"forbidden (403)", `verb \"get\"`, `resource \"workflows\"`, `API group \"argoproj.io\"`, "system:serviceaccount:ml:default"}},
-		{name: "404", handler: func(*state) http.HandlerFunc {
+		{name: "404", reason: "not_found", handler: func(*state) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) {
 				apiStatus(w, 404, "NotFound", `workflows.argoproj.io "nightly-retrain-1764205200" not found`)
 			}
 		}, stderr: []string{"not found (404)", "deleted, or wrong namespace"}},
-		{name: "apiserver slower than --timeout", timeout: 2 * time.Second, handler: func(*state) http.HandlerFunc {
+		{name: "apiserver slower than --timeout", reason: "timeout", timeout: 2 * time.Second, handler: func(*state) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) {
 				select {
 				case <-r.Context().Done():
@@ -431,7 +437,7 @@ func TestReadFaults(t *testing.T) {
 				}
 			}
 		}, stderr: []string{"timed out"}},
-		{name: "deleted mid-read: connection closed, then 404", handler: func(s *state) http.HandlerFunc {
+		{name: "deleted mid-read: connection closed, then 404", reason: "unreachable|not_found", handler: func(s *state) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) {
 				s.calls++
 				if s.calls == 1 {
@@ -441,7 +447,7 @@ func TestReadFaults(t *testing.T) {
 				apiStatus(w, 404, "NotFound", `workflows.argoproj.io "nightly-retrain-1764205200" not found`)
 			}
 		}, stderr: []string{"cannot read the workflow"}},
-		{name: "deleted mid-read: answer cut short", handler: func(*state) http.HandlerFunc {
+		{name: "deleted mid-read: answer cut short", reason: "unreachable", handler: func(*state) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/json")
 				w.Header().Set("Content-Length", fmt.Sprint(len(wfJSON)))
@@ -453,13 +459,13 @@ func TestReadFaults(t *testing.T) {
 				hijackClose(w)
 			}
 		}, stderr: []string{"cannot read the workflow", "unexpected EOF"}},
-		{name: "Argo Server unreachable", argo: true, down: true, stderr: []string{"argo server", "connection refused"}},
-		{name: "Argo Server 403", argo: true, handler: func(*state) http.HandlerFunc {
+		{name: "Argo Server unreachable", reason: "unreachable", argo: true, down: true, stderr: []string{"argo server", "connection refused"}},
+		{name: "Argo Server 403", reason: "forbidden", argo: true, handler: func(*state) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) {
 				http.Error(w, `{"code":7,"message":"permission denied"}`, http.StatusForbidden)
 			}
 		}, stderr: []string{"HTTP 403", "needs get on workflows.argoproj.io", "permission denied"}},
-		{name: "Argo Server slower than --timeout", argo: true, timeout: 2 * time.Second, handler: func(*state) http.HandlerFunc {
+		{name: "Argo Server slower than --timeout", reason: "timeout", argo: true, timeout: 2 * time.Second, handler: func(*state) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) {
 				select {
 				case <-r.Context().Done():
@@ -501,7 +507,9 @@ func TestReadFaults(t *testing.T) {
 					// --log-format json too: every line, client-go's included, is JSON.
 					args, want = append(args, "--strict", "--log-format", "json"), 1
 				}
+				before := float64(time.Now().UnixNano()) / 1e9
 				r := runCLI(t, nil, nil, args...)
+				after := float64(time.Now().UnixNano()) / 1e9
 				r.want(t, want)
 				if strict {
 					for _, line := range strings.Split(strings.TrimSpace(r.stderr), "\n") {
@@ -524,9 +532,18 @@ func TestReadFaults(t *testing.T) {
 				if strings.Contains(r.stderr, "kube-token-never-logged") {
 					t.Error("the kubeconfig's token is in the output")
 				}
-				s := testenv.Series(pg.Scrape(t), "pipeline_run_result", map[string]string{"workflow_id": uid, "namespace": "ml", "result": "failure", "pipeline": "nightly-retrain"})
+				fams := pg.Scrape(t)
+				s := testenv.Series(fams, "pipeline_run_result", map[string]string{"workflow_id": uid, "namespace": "ml", "result": "failure", "pipeline": "nightly-retrain"})
 				if len(s) != 1 || s[0].Value != 1 {
 					t.Errorf("strict=%v: the outcome from the arguments was not pushed: %+v\n%s", strict, s, r.stderr)
+				}
+				inc := testenv.Series(fams, "pipeline_run_metrics_incomplete", map[string]string{"workflow_id": uid})
+				if len(inc) != 1 || inc[0].Value != 1 || !slices.Contains(strings.Split(tt.reason, "|"), inc[0].Labels["reason"]) {
+					t.Errorf("strict=%v: pipeline_run_metrics_incomplete %+v, want reason=%q 1\n%s", strict, inc, tt.reason, r.stderr)
+				}
+				end := testenv.Series(fams, "pipeline_run_end_timestamp_seconds", map[string]string{"workflow_id": uid})
+				if len(end) != 1 || end[0].Value < before-1 || end[0].Value > after {
+					t.Errorf("strict=%v: end timestamp %+v, want the time the handler ran (%.0f..%.0f)", strict, end, before, after)
 				}
 			}
 		})

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -114,12 +113,15 @@ func (p *pushgatewayURL) Set(s string) error {
 	if s == "" {
 		return nil
 	}
-	u, err := url.Parse(s)
-	switch {
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		p.err = fmt.Errorf("--pushgateway %q: want an http:// or https:// URL", redactURL(s))
-	case u.User != nil:
-		p.err = errors.New("--pushgateway: put no credentials in the URL; use --username with --password-file, or --bearer-token-file")
+	if _, err := httpclient.CheckURL(s); err != nil {
+		switch {
+		case errors.Is(err, httpclient.ErrCredentialsInURL):
+			p.err = errors.New("--pushgateway: put no credentials in the URL; use --username with --password-file, or --bearer-token-file")
+		case errors.Is(err, httpclient.ErrQueryInURL):
+			p.err = fmt.Errorf("--pushgateway %q: put no query in the URL (paths are added after it); give a token with --bearer-token-file or --header", httpclient.RedactURL(s))
+		default:
+			p.err = fmt.Errorf("--pushgateway %q: want an http:// or https:// URL", httpclient.RedactURL(s))
+		}
 	}
 	return nil
 }
@@ -134,7 +136,7 @@ func (p *pushgatewayURL) given() bool { return p.raw != "" }
 func (p *pushgatewayURL) check() error { return p.err }
 
 // redacted is the URL for logs.
-func (p *pushgatewayURL) redacted() string { return redactURL(p.raw) }
+func (p *pushgatewayURL) redacted() string { return httpclient.RedactURL(p.raw) }
 
 // logFlags are --log-level and --log-format.
 type logFlags struct {
@@ -228,15 +230,4 @@ func (f *formatFlag) String() string {
 		return "json"
 	}
 	return "text"
-}
-
-// redactURL drops any user info and query from a URL for logs.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "<invalid URL>"
-	}
-	u.User = nil
-	u.RawQuery = ""
-	return u.String()
 }

@@ -4,21 +4,27 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/pflag"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/step-metrics/step-metrics/internal/testenv"
 	"github.com/step-metrics/step-metrics/pkg/httpclient"
 	"github.com/step-metrics/step-metrics/pkg/sink/pushgateway"
+	"github.com/step-metrics/step-metrics/pkg/source"
 )
 
 func runMain(t *testing.T, args ...string) (int, string, string) {
@@ -196,3 +202,109 @@ func TestPushHintText(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+// TestIncompleteReason: each way a read fails has its reason, from the
+// error's type where there is one (the apiserver's Status, a network
+// error, pkg/source's TooLargeError), never from free text but for Argo
+// Server's answers, which have no type.
+func TestIncompleteReason(t *testing.T) {
+	gr := schema.GroupResource{Group: "argoproj.io", Resource: "workflows"}
+	wrap := func(err error) error { return fmt.Errorf("get workflow ml/w: %w", err) }
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{wrap(apierrors.NewForbidden(gr, "w", errors.New("no"))), "forbidden"},
+		{wrap(apierrors.NewUnauthorized("no")), "unauthorized"},
+		{wrap(apierrors.NewNotFound(gr, "w")), "not_found"},
+		{wrap(apierrors.NewTimeoutError("slow", 1)), "timeout"},
+		{wrap(context.DeadlineExceeded), "timeout"},
+		{wrap(&url.Error{Op: "Get", URL: "https://k", Err: &net.OpError{Op: "dial", Err: errors.New("connection refused")}}), "unreachable"},
+		{wrap(io.ErrUnexpectedEOF), "unreachable"},
+		{wrap(&source.TooLargeError{Limit: 64 << 20}), "too_large"},
+		{wrap(apierrors.NewRequestEntityTooLargeError("big")), "too_large"},
+		{errors.New("get workflow ml/w from argo server: HTTP 403 (the token's account needs get on workflows.argoproj.io): denied"), "forbidden"},
+		{errors.New("get workflow ml/w from argo server: HTTP 401 (token missing or not accepted): x"), "unauthorized"},
+		{errors.New("get workflow ml/w from argo server: HTTP 404 (no such workflow): x"), "not_found"},
+		{errors.New("get workflow ml/w from argo server: HTTP 500: x"), "unreadable"},
+		{fmt.Errorf("kubernetes client config (not in a cluster, no usable kubeconfig): %w", errors.New("invalid configuration")), "unauthorized"},
+		{errors.New("decode workflow: status.nodes: want an object"), "unreadable"},
+	} {
+		if got := incompleteReason(c.err); got != c.want {
+			t.Errorf("incompleteReason(%v) = %s, want %s", c.err, got, c.want)
+		}
+	}
+}
+
+// TestHookFlags: with --hook (or $STEP_METRICS_HOOK) a bad flag is a
+// warning and its default; without it, exit 2 as before; nothing can
+// stand in for a run or a Pushgateway that is not named.
+func TestHookFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		env  string
+		want bool
+	}{
+		{[]string{"--example"}, "", false},
+		{[]string{"--hook", "--example"}, "", true},
+		{[]string{"--hook=false"}, "true", false},
+		{[]string{"--hook=maybe"}, "", true},
+		{nil, "true", true},
+		{nil, "yes", true},
+		{[]string{"--", "--hook"}, "", false},
+	} {
+		t.Setenv("STEP_METRICS_HOOK", c.env)
+		if got := hookMode(c.args); got != c.want {
+			t.Errorf("hookMode(%q) with STEP_METRICS_HOOK=%q = %v, want %v", c.args, c.env, got, c.want)
+		}
+	}
+	t.Setenv("STEP_METRICS_HOOK", "")
+
+	o, ignored, _, fatal := parseHookFlags([]string{"--example", "--dry-run", "--timeout=30", "--retries=50", "--label", "ok=1", "--label", "bad", "-H", "nocolon",
+		"--label-from-workflow", "team,job", "--status", "Done", "--unknown", "value", "--log-level=loud", "--max-series=lots", "extra"}, io.Discard)
+	if fatal != nil {
+		t.Fatal(fatal)
+	}
+	// A number that does not parse is the default, not pflag's 0 (for
+	// --max-series, no budget at all).
+	if o.timeout != 30*time.Second || o.retries != 4 || o.maxSeries != defaultMaxSeries || o.status != "" || len(o.staticLabels) != 1 || o.staticLabels[0].Name != "ok" ||
+		len(o.labelsFromWorkflow) != 1 || o.labelsFromWorkflow[0] != "team" || o.logging.level.String() != "info" || o.client.validate() != nil {
+		t.Errorf("not repaired to the defaults: %+v", o)
+	}
+	var msgs []string
+	for _, err := range ignored {
+		msgs = append(msgs, err.Error())
+	}
+	all := strings.Join(msgs, "\n")
+	for _, s := range []string{`--timeout "30"`, "--retries must be between 0 and 20", `label "bad": want name=value`, "--header", `workflow label "job"`,
+		`--status "Done"`, "unknown flag: --unknown", `--log-level "loud"`, `unexpected arguments ["extra"]`} {
+		if !strings.Contains(all, s) {
+			t.Errorf("no warning about %s in:\n%s", s, all)
+		}
+	}
+	if strings.Contains(all, "nocolon") {
+		t.Errorf("a header's text in a warning:\n%s", all)
+	}
+	if _, _, _, fatal := parseHookFlags([]string{"--timeout=1"}, io.Discard); fatal == nil || !strings.Contains(fatal.Error(), "say which run") {
+		t.Errorf("no run named: fatal %v", fatal)
+	}
+	if _, _, _, fatal := parseHookFlags([]string{"--example"}, io.Discard); fatal == nil || !strings.Contains(fatal.Error(), "no Pushgateway") {
+		t.Errorf("no Pushgateway: fatal %v", fatal)
+	}
+
+	// Through run: exit 0 and a warning, exit 2 with strict, exit 2
+	// without --hook.
+	if code, stdout, stderr := runMain(t, "push", "--hook", "--example", "--dry-run", "--timeout=30", "--strict=yes"); code != exitOK || !strings.Contains(stdout, "pipeline_run_result") ||
+		!strings.Contains(stderr, `--strict \"yes\"`) {
+		t.Errorf("--hook with typos: exit %d\n%s", code, stderr)
+	}
+	if code, _, stderr := runMain(t, "push", "--hook", "--example", "--dry-run", "--timeout=30", "--strict"); code != exitUsage || !strings.Contains(stderr, `step-metrics push: --timeout "30"`) {
+		t.Errorf("--hook --strict with a typo: exit %d, want 2\n%s", code, stderr)
+	}
+	if code, _, _ := runMain(t, "push", "--example", "--dry-run", "--timeout=30"); code != exitUsage {
+		t.Errorf("a typo outside the hook: exit %d, want 2", code)
+	}
+	if code, _, stderr := runMain(t, "push", "--hook", "--timeout=30s"); code != exitOK || !strings.Contains(stderr, "nothing to push") {
+		t.Errorf("--hook without a run: exit %d, want 0 and a warning\n%s", code, stderr)
+	}
+}

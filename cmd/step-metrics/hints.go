@@ -4,6 +4,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"strings"
+
+	"github.com/step-metrics/step-metrics/pkg/httpclient"
 )
 
 // hint returns advice, naming this command's flags, for an error talking
@@ -12,6 +14,10 @@ import (
 func hint(err error) string {
 	if err == nil {
 		return ""
+	}
+	var redirect *httpclient.RedirectError
+	if errors.As(err, &redirect) {
+		return " (the Pushgateway never redirects: set --pushgateway to the base of the URL it points to, without /metrics/...)"
 	}
 	var (
 		unknown  x509.UnknownAuthorityError

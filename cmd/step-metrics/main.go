@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/step-metrics/step-metrics/pkg/limits"
 )
 
 // Exit codes, documented in the README.
@@ -24,6 +26,10 @@ const (
 var version = "dev"
 
 func main() {
+	// The garbage collector's soft limit below the container's memory
+	// limit (unless GOMEMLIMIT is set): an OOM-killed exit handler fails
+	// the workflow.
+	limits.Apply()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()

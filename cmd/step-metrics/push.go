@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
@@ -49,6 +53,7 @@ type pushOptions struct {
 	labels             []string
 	labelsFromWorkflow []string
 	job                string
+	maxSeries          int
 
 	// Where it goes.
 	pushgateway pushgatewayURL
@@ -56,6 +61,7 @@ type pushOptions struct {
 	timeout     time.Duration
 	retries     int
 	strict      bool
+	hook        bool
 	client      clientFlags
 
 	logging logFlags
@@ -94,19 +100,49 @@ func (o *pushOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVarP(&o.labels, "label", "l", nil, "extra label name=value on every series (repeatable)")
 	fs.StringSliceVar(&o.labelsFromWorkflow, "label-from-workflow", nil, "workflow label or annotation keys to copy onto every series, comma-separated (e.g. team,app.kubernetes.io/part-of)")
 	fs.StringVar(&o.job, "job", "step-metrics", "job label of the Pushgateway group")
+	fs.IntVar(&o.maxSeries, "max-series", defaultMaxSeries, "series budget of the run, custom metrics apart: above it, step series fall back to template aggregates (then none) with a warning and pipeline_run_series_limited; 0: no budget")
 
 	fs.Var(&o.pushgateway, "pushgateway", "Pushgateway base URL, e.g. http://pushgateway.monitoring:9091")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print the metrics in the text format instead of pushing")
-	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "deadline for reading the workflow and for the push, each, retries included")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "one deadline for the whole process: reading the workflow and computing the metrics (at most 3/4 of it, so the push keeps the rest), then the push with its retries")
 	fs.IntVar(&o.retries, "retries", 4, "retries after a failed push attempt (network errors and 5xx; 4xx is final)")
-	fs.BoolVar(&o.strict, "strict", false, "exit 1 when the workflow cannot be read or the push fails (default: warn and exit 0 so metrics never fail a pipeline)")
+	fs.BoolVar(&o.strict, "strict", false, "exit 1 when the workflow cannot be read or the push fails, and exit 2 on a bad flag with --hook (default: warn and exit 0 so metrics never fail a pipeline)")
+	fs.BoolVar(&o.hook, "hook", false, "running as a pipeline's exit handler or finally task (the templates set it): a bad or unknown flag is warned about and its default used, instead of exit 2, unless --strict")
 	o.client.addFlags(fs)
 
 	o.logging.addFlags(fs)
 }
 
-// validate checks the flags that need no I/O.
+// defaultMaxSeries is --max-series' default: 10,000 series keep a run's
+// group near 20 MiB in the Pushgateway (about 2 KiB a series: 360k series
+// of one 50,000-node run took ~750 MiB) and its scrape small, yet hold
+// node mode for runs of up to ~2,500 steps (about four series a step);
+// wider runs fall back to template aggregates, a few series per template.
+const defaultMaxSeries = 10000
+
+// validate checks the flags that need no I/O: the first problem found.
 func (o *pushOptions) validate() error {
+	if ps := o.check(); len(ps) > 0 {
+		return ps[0].err
+	}
+	return nil
+}
+
+// flagProblem is one thing check finds wrong with the flags, and how an
+// exit handler (--hook) repairs it: flag is reset to its default, or fix
+// drops the bad items of a repeatable flag. Neither: nothing can stand in
+// (no run named, no Pushgateway).
+type flagProblem struct {
+	err  error
+	flag string
+	fix  func()
+}
+
+// check returns what is wrong with the flags, in the order validate
+// reports it, and sets what they parse to (stepMode, staticLabels, status).
+func (o *pushOptions) check() []flagProblem {
+	var ps []flagProblem
+	add := func(flag string, err error) { ps = append(ps, flagProblem{err: err, flag: flag}) }
 	sources := 0
 	for _, set := range []bool{o.example, o.workflowFile != "", o.workflowName != "", o.pipelineRun != ""} {
 		if set {
@@ -115,17 +151,17 @@ func (o *pushOptions) validate() error {
 	}
 	switch {
 	case sources == 0:
-		return errors.New("say which run: --workflow-file FILE, --workflow NAME --namespace NS, --pipeline-run NAME --namespace NS, or --example")
+		add("", errors.New("say which run: --workflow-file FILE, --workflow NAME --namespace NS, --pipeline-run NAME --namespace NS, or --example"))
 	case sources > 1:
-		return errors.New("--example, --workflow-file, --workflow and --pipeline-run exclude each other")
+		add("", errors.New("--example, --workflow-file, --workflow and --pipeline-run exclude each other"))
 	case o.workflowName != "" && o.namespace == "":
-		return errors.New("--workflow needs --namespace")
+		add("", errors.New("--workflow needs --namespace"))
 	case o.pipelineRun != "" && o.namespace == "":
-		return errors.New("--pipeline-run needs --namespace")
+		add("", errors.New("--pipeline-run needs --namespace"))
 	case o.pipelineRun != "" && o.argoServer != "":
-		return errors.New("--argo-server reads Argo Workflows; --pipeline-run reads from the Kubernetes API")
+		add("argo-server", errors.New("--argo-server reads Argo Workflows; --pipeline-run reads from the Kubernetes API"))
 	case o.taskRun != "" && (o.example || o.workflowName != ""):
-		return errors.New("--task-run is for Tekton runs (--pipeline-run, or a Tekton --workflow-file)")
+		add("task-run", errors.New("--task-run is for Tekton runs (--pipeline-run, or a Tekton --workflow-file)"))
 	}
 	switch wfv1.NodePhase(o.status) {
 	case wfv1.NodeSucceeded, wfv1.NodeFailed, wfv1.NodeError:
@@ -136,46 +172,103 @@ func (o *pushOptions) validate() error {
 		o.status = ""
 	case tektonStatusCompleted:
 	default:
-		return fmt.Errorf("--status %q: want Succeeded, Failed or Error (Running and Pending mean: from the status), or Tekton's Succeeded, Failed, Completed or None", o.status)
+		add("status", fmt.Errorf("--status %q: want Succeeded, Failed or Error (Running and Pending mean: from the status), or Tekton's Succeeded, Failed, Completed or None", o.status))
 	}
 	if err := o.checkStatus(o.pipelineRun != "", o.pipelineRun != "" || o.example || o.workflowName != ""); err != nil {
-		return err
+		add("status", err)
 	}
-	mode, err := schema.ParseStepMode(o.steps)
-	if err != nil {
-		return fmt.Errorf("--steps: %w", err)
+	if mode, err := schema.ParseStepMode(o.steps); err != nil {
+		add("steps", fmt.Errorf("--steps: %w", err))
+	} else {
+		o.stepMode = mode
 	}
-	o.stepMode = mode
 	o.staticLabels = o.staticLabels[:0]
-	for _, l := range o.labels {
+	var badLabels []int
+	var labelErr error
+	for i, l := range o.labels {
 		name, value, err := schema.ParseLabel(l)
+		if err == nil {
+			err = metrics.CheckUserLabelName(name)
+		}
 		if err != nil {
-			return fmt.Errorf("--label: %w", err)
+			if labelErr == nil {
+				labelErr = fmt.Errorf("--label: %w", err)
+			}
+			badLabels = append(badLabels, i)
+			continue
 		}
 		o.staticLabels = append(o.staticLabels, schema.Label{Name: name, Value: value})
 	}
+	if labelErr != nil {
+		ps = append(ps, flagProblem{err: labelErr, fix: func() { o.labels = dropIndexes(o.labels, badLabels) }})
+	}
+	if keep, err := checkWorkflowLabelKeys(o.labelsFromWorkflow); err != nil {
+		ps = append(ps, flagProblem{err: fmt.Errorf("--label-from-workflow: %w", err), fix: func() { o.labelsFromWorkflow = keep }})
+	}
 	if o.job == "" {
-		return errors.New("--job is empty")
+		add("job", errors.New("--job is empty"))
+	}
+	if o.maxSeries < 0 {
+		add("max-series", errors.New("--max-series must be 0 (no budget) or more"))
 	}
 	if !o.dryRun {
 		if !o.pushgateway.given() {
-			return errors.New("no Pushgateway: give --pushgateway URL (or $PUSHGATEWAY_URL), or --dry-run")
-		}
-		if err := o.pushgateway.check(); err != nil {
-			return err
+			add("", errors.New("no Pushgateway: give --pushgateway URL (or $PUSHGATEWAY_URL), or --dry-run"))
+		} else if err := o.pushgateway.check(); err != nil {
+			add("", err)
 		}
 	}
 	if o.timeout <= 0 {
-		return errors.New("--timeout must be positive")
+		add("timeout", errors.New("--timeout must be positive"))
 	}
 	if o.retries < 0 || o.retries > 20 {
-		return errors.New("--retries must be between 0 and 20")
+		add("retries", errors.New("--retries must be between 0 and 20"))
 	}
-	return o.client.validate()
+	if err := o.client.validate(); err != nil {
+		// The bad headers were never added: forget the error.
+		ps = append(ps, flagProblem{err: err, fix: func() { o.client.headers.err = nil }})
+	}
+	return ps
 }
 
-func runPush(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	var o pushOptions
+// checkWorkflowLabelKeys checks --label-from-workflow's keys without a
+// run: none may become a reserved label, no two the same label. It returns
+// the keys that can stay.
+func checkWorkflowLabelKeys(keys []string) ([]string, error) {
+	var keep []string
+	var first error
+	for _, k := range keys {
+		_, err := schema.WorkflowLabels(append(slices.Clone(keep), k), nil, nil)
+		if name := schema.SanitizeLabelName(strings.TrimSpace(k)); err == nil && strings.TrimSpace(k) != "" && metrics.CheckUserLabelName(name) != nil {
+			err = fmt.Errorf("workflow label %q becomes label %q, which is reserved by step-metrics", k, name)
+		}
+		if err != nil {
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		keep = append(keep, k)
+	}
+	return keep, first
+}
+
+// dropIndexes returns s without the items at the (ascending) indexes.
+func dropIndexes(s []string, idx []int) []string {
+	out := make([]string, 0, len(s))
+	for i, v := range s {
+		if len(idx) > 0 && idx[0] == i {
+			idx = idx[1:]
+			continue
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// newPushFlags returns push's options and their flag set, nothing parsed.
+func newPushFlags(stderr io.Writer) (*pushOptions, *pflag.FlagSet) {
+	o := &pushOptions{}
 	fs := pflag.NewFlagSet("step-metrics push", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.SortFlags = false
@@ -184,11 +277,42 @@ func runPush(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: step-metrics push [flags]\n\nReads a pipeline run and pushes its metrics to a Pushgateway, one group per run.\nEvery flag falls back to the environment variable in brackets.\n\nFlags:\n%s", fs.FlagUsages())
 	}
-	if code, ok := parseFlags("push", fs, args, pushEnv, o.validate, stderr); !ok {
-		return code
+	return o, fs
+}
+
+func runPush(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if !hookMode(args) {
+		o, fs := newPushFlags(stderr)
+		if code, ok := parseFlags("push", fs, args, pushEnv, o.validate, stderr); !ok {
+			return code
+		}
+		log := o.logging.newLogger(stderr)
+		log.Debug("starting", "version", version)
+		return o.run(ctx, log, stdin, stdout)
+	}
+	// In an exit handler a usage error would fail the workflow: warn, use
+	// the defaults, push; unless strict.
+	o, ignored, help, fatal := parseHookFlags(args, stderr)
+	if help {
+		return exitOK
+	}
+	if o.strict && (len(ignored) > 0 || fatal != nil) {
+		for _, err := range append(ignored, fatal) {
+			if err != nil {
+				fmt.Fprintf(stderr, "step-metrics push: %v\n", err)
+			}
+		}
+		return exitUsage
 	}
 	log := o.logging.newLogger(stderr)
 	log.Debug("starting", "version", version)
+	for _, err := range ignored {
+		log.Warn("bad flag in the exit handler, ignored (fix the template parameter; with strict \"true\" it fails the step)", "err", err)
+	}
+	if fatal != nil {
+		log.Warn("bad flags in the exit handler, nothing to push; exiting 0 so the pipeline is not failed by its metrics (fix the template; with strict \"true\" this fails the step)", "err", fatal)
+		return exitOK
+	}
 	return o.run(ctx, log, stdin, stdout)
 }
 
@@ -202,40 +326,48 @@ func (o *pushOptions) failSafe(log *slog.Logger, msg string, err error) int {
 	return exitOK
 }
 
-func (o *pushOptions) run(ctx context.Context, log *slog.Logger, stdin io.Reader, stdout io.Writer) int {
-	run, code, readErr := o.readRun(ctx, log, stdin)
-	if run == nil {
-		return code
-	}
-	for _, w := range run.Warnings {
-		log.Warn(w, "workflow", run.Name)
-	}
+// readGrace is how long push waits, once the read-and-compute share of
+// --timeout is over, for that work to return of itself (the checks
+// between its phases see the deadline) before it pushes without it.
+const readGrace = 100 * time.Millisecond
 
-	labels, err := o.seriesLabels(run)
-	if err != nil {
-		log.Error("bad labels", "err", err)
-		return exitUsage
+// readDeadline is when reading the run and computing its metrics must end:
+// at 3/4 of --timeout, so the push keeps at least a quarter of it and a
+// run read too slowly still gets its outcome, from the arguments, pushed.
+func (o *pushOptions) readDeadline(start time.Time) time.Time {
+	return start.Add(o.timeout * 3 / 4)
+}
+
+// prepared is a run's metrics, ready to write. A nil run means: exit with
+// code.
+type prepared struct {
+	run  *pipeline.Run
+	fams []*dto.MetricFamily
+	key  schema.GroupingKey
+	// readErr is why the run's status could not be read (the run is then
+	// the arguments' outcome); reason says why its metrics are incomplete.
+	readErr error
+	reason  string
+	code    int
+}
+
+func (o *pushOptions) run(ctx context.Context, log *slog.Logger, stdin io.Reader, stdout io.Writer) int {
+	start := time.Now()
+	// One deadline for the whole process: read, decode, compute, push and
+	// its retries.
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	p := o.prepareWithin(ctx, log, stdin, start)
+	if p.run == nil {
+		return p.code
 	}
-	mopts := metrics.Options{Steps: o.stepMode, Labels: labels}
-	fams, err := metrics.Families(run, mopts)
-	if err != nil {
-		log.Error("cannot build metrics", "err", err)
-		return exitUsage
-	}
-	// What the steps published about themselves (untrusted text).
-	customFams, warnings := metrics.CustomFamilies(run, mopts, custom.DefaultLimits)
-	for _, w := range warnings {
-		log.Warn(w, "workflow", run.Name)
-	}
-	fams = append(fams, customFams...)
-	key := o.groupingKey(log, run)
 	if o.dryRun {
-		log.Info("dry run: not pushing", "version", version, "group", key.String(), "series", seriesCount(fams))
-		if err := metrics.WriteText(stdout, fams); err != nil {
+		log.Info("dry run: not pushing", append([]any{"version", version, "group", p.key.String(), "series", seriesCount(p.fams)}, p.incompleteAttr()...)...)
+		if err := metrics.WriteText(stdout, p.fams); err != nil {
 			log.Error("cannot write metrics", "err", err)
 			return exitFailed
 		}
-		if readErr != nil && o.strict {
+		if p.readErr != nil && o.strict {
 			return exitFailed
 		}
 		return exitOK
@@ -247,21 +379,154 @@ func (o *pushOptions) run(ctx context.Context, log *slog.Logger, stdin io.Reader
 		// not fail for its metrics.
 		return o.failSafe(log, "cannot set up the Pushgateway client", err)
 	}
-	pctx, cancel := context.WithTimeout(ctx, o.timeout)
-	defer cancel()
-	start := time.Now()
+	pushStart := time.Now()
 	var out sink.Sink = pushgateway.New(o.pushgateway.String(), client, retryOf(o.retries))
-	if err := out.Write(pctx, key, fams); err != nil {
+	if err := out.Write(ctx, p.key, p.fams); err != nil {
 		return o.failSafe(log, "metrics not pushed", withHint(err))
 	}
-	if readErr != nil && o.strict {
-		log.Error("pushed pipeline-level metrics only; exiting 1 (--strict) because the workflow could not be read", "err", readErr)
+	if p.readErr != nil && o.strict {
+		log.Error("pushed pipeline-level metrics only; exiting 1 (--strict) because the workflow could not be read", "err", p.readErr, "reason", p.reason)
 		return exitFailed
 	}
-	log.Info("pushed", "version", version, "pushgateway", o.pushgateway.redacted(), "group", key.String(),
-		"workflow", run.Name, "result", string(run.Result), "steps", len(run.Steps), "series", seriesCount(fams),
-		"took", time.Since(start).Round(time.Millisecond).String())
+	log.Info("pushed", append([]any{"version", version, "pushgateway", o.pushgateway.redacted(), "group", p.key.String(),
+		"workflow", p.run.Name, "result", string(p.run.Result), "steps", len(p.run.Steps), "series", seriesCount(p.fams),
+		"took", time.Since(pushStart).Round(time.Millisecond).String()}, p.incompleteAttr()...)...)
 	return exitOK
+}
+
+// incompleteAttr is the log attribute saying why the metrics are
+// incomplete, if they are.
+func (p *prepared) incompleteAttr() []any {
+	if p.reason == "" {
+		return nil
+	}
+	return []any{"incomplete", p.reason}
+}
+
+// prepareWithin reads the run and computes its metrics by readDeadline.
+// The decoder checks no context, so the work runs on its own goroutine:
+// when the deadline passes first, push stops waiting for it (it ends with
+// the process) and pushes the arguments' outcome instead.
+func (o *pushOptions) prepareWithin(ctx context.Context, log *slog.Logger, stdin io.Reader, start time.Time) *prepared {
+	rctx, cancel := context.WithDeadline(ctx, o.readDeadline(start))
+	defer cancel()
+	type result struct {
+		p   *prepared
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		p, err := o.prepare(rctx, log, stdin, start)
+		done <- result{p, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-rctx.Done():
+		select {
+		case r = <-done:
+		case <-time.After(readGrace):
+			r.err = rctx.Err()
+		}
+	}
+	if r.err == nil {
+		return r.p
+	}
+	return o.timedOut(ctx, log, r.err, start)
+}
+
+// prepare reads the run and computes its metrics. It checks ctx between
+// its phases (read and decode, run series, custom series): a cheap check
+// that stops work whose result would come too late; the error is then
+// ctx's.
+func (o *pushOptions) prepare(ctx context.Context, log *slog.Logger, stdin io.Reader, start time.Time) (*prepared, error) {
+	run, code, readErr := o.readRun(ctx, log, stdin)
+	if run == nil {
+		return &prepared{code: code}, nil
+	}
+	if err := ctx.Err(); err != nil && readErr == nil {
+		return nil, err
+	}
+	reason := ""
+	switch {
+	case readErr != nil:
+		reason = incompleteReason(readErr)
+	case run.StepsUnavailable:
+		reason = stepsUnavailableReason(run)
+	}
+	p, err := o.metricsOf(ctx, log, run, reason, start)
+	if p != nil {
+		p.readErr = readErr
+	}
+	return p, err
+}
+
+// timedOut is push's answer to a read or computation that did not end by
+// readDeadline: for a run read from an API, the outcome its arguments give
+// with pipeline_run_metrics_incomplete{reason="timeout"}; for a file, a
+// warning and nothing (exit 0 unless --strict).
+func (o *pushOptions) timedOut(ctx context.Context, log *slog.Logger, err error, start time.Time) *prepared {
+	var eng engine.Engine = argo.Engine{}
+	name := o.workflowName
+	if o.pipelineRun != "" {
+		eng, name = tekton.Engine{}, o.pipelineRun
+	}
+	if errors.Is(err, context.Canceled) {
+		err = fmt.Errorf("interrupted while reading the run and computing its metrics: %w", err)
+	} else {
+		err = fmt.Errorf("reading the run and computing its metrics took more than %v of --timeout %v: %w", o.readDeadline(start).Sub(start).Round(time.Millisecond), o.timeout, err)
+	}
+	if name == "" {
+		return &prepared{code: o.failSafe(log, "metrics not pushed", err)}
+	}
+	level := slog.LevelWarn
+	if o.strict {
+		level = slog.LevelError
+	}
+	log.Log(ctx, level, "cannot read the run in time; pushing its outcome from the arguments only", "err", err)
+	p, merr := o.metricsOf(ctx, log, eng.FromArguments(name, o.namespace, o.workflowUID, o.status), schema.IncompleteTimeout, start)
+	if merr != nil {
+		return &prepared{code: o.failSafe(log, "metrics not pushed", merr)}
+	}
+	if p.run != nil {
+		p.readErr = err
+	}
+	return p
+}
+
+// metricsOf computes the run's metric families (reason says why they are
+// incomplete, if they are) and its group.
+func (o *pushOptions) metricsOf(ctx context.Context, log *slog.Logger, run *pipeline.Run, reason string, start time.Time) (*prepared, error) {
+	for _, w := range run.Warnings {
+		log.Warn(w, "workflow", run.Name)
+	}
+	labels, err := o.seriesLabels(run)
+	if err != nil {
+		// check has vetted the keys; this cannot happen, and must not
+		// fail the pipeline if it does.
+		return &prepared{code: o.failSafe(log, "metrics not pushed: bad labels", err)}, nil
+	}
+	mopts := metrics.Options{Steps: o.stepMode, Labels: labels, Incomplete: reason, HandlerTime: start, MaxSeries: o.maxSeries}
+	fams, lim, err := metrics.Build(run, mopts)
+	if err != nil {
+		return &prepared{code: o.failSafe(log, "metrics not pushed: cannot build them", err)}, nil
+	}
+	if lim.Kept != "" {
+		log.Warn("the run has more series than --max-series: step series cut down, see pipeline_run_series_limited (raise --max-series, or use --steps template)",
+			"workflow", run.Name, "series", lim.Wanted, "max_series", o.maxSeries, "kept", lim.Kept, "pushed", lim.Series)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	// What the steps published about themselves (untrusted text).
+	customFams, warnings := metrics.CustomFamilies(run, mopts, custom.DefaultLimits)
+	for _, w := range warnings {
+		log.Warn(w, "workflow", run.Name)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return &prepared{run: run, fams: append(fams, customFams...), key: o.groupingKey(log, run), reason: reason}, nil
 }
 
 // readRun reads and decodes the run with its engine: Tekton for
@@ -271,9 +536,15 @@ func (o *pushOptions) run(ctx context.Context, log *slog.Logger, stdin io.Reader
 // outcome is still pushed, and returns the read error. A nil run means:
 // exit with code.
 func (o *pushOptions) readRun(ctx context.Context, log *slog.Logger, stdin io.Reader) (*pipeline.Run, int, error) {
-	data, fromFile, err := o.read(ctx, stdin)
+	// The read's own deadline, also over the decoding of a stream.
+	rctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	in, fromFile, err := o.open(rctx, stdin)
+	if in.closer != nil {
+		defer in.closer.Close()
+	}
 	var eng engine.Engine = argo.Engine{}
-	if o.pipelineRun != "" || (err == nil && fromFile && (tekton.Engine{}).Detect(data)) {
+	if o.pipelineRun != "" || (err == nil && in.stream == nil && fromFile && (tekton.Engine{}).Detect(in.data)) {
 		eng = tekton.Engine{}
 	}
 	what, name := "workflow", o.workflowName
@@ -287,7 +558,12 @@ func (o *pushOptions) readRun(ctx context.Context, log *slog.Logger, stdin io.Re
 		}
 		var run *pipeline.Run
 		var warnings []string
-		run, warnings, err = eng.Read(data, engine.Options{Status: o.status, Self: o.taskRun})
+		opts := engine.Options{Status: o.status, Self: o.taskRun}
+		if sr, ok := eng.(engine.StreamReader); ok && in.stream != nil {
+			run, warnings, err = sr.ReadStream(in.stream, opts)
+		} else {
+			run, warnings, err = eng.Read(in.data, opts)
+		}
 		if err == nil {
 			for _, w := range warnings {
 				log.Warn(w)
@@ -307,29 +583,62 @@ func (o *pushOptions) readRun(ctx context.Context, log *slog.Logger, stdin io.Re
 	return eng.FromArguments(name, o.namespace, o.workflowUID, o.status), exitOK, err
 }
 
-// read returns the workflow bytes; fromFile says whether a failure is the
+// input is a run's status object: its bytes, or (an Argo Workflow in
+// JSON) a stream the engine decodes as it reads, so that the object is
+// never held whole. closer closes the source.
+type input struct {
+	data   []byte
+	stream io.Reader
+	closer io.Closer
+}
+
+// sniffSize is how much of a stream is looked at to tell an Argo
+// Workflow in JSON (streamed) from anything else (read whole, bounded).
+const sniffSize = 64 << 10
+
+// open opens the run's source; fromFile says whether a failure is the
 // user's input (a file) rather than an outage (an API).
-func (o *pushOptions) read(ctx context.Context, stdin io.Reader) ([]byte, bool, error) {
+func (o *pushOptions) open(ctx context.Context, stdin io.Reader) (input, bool, error) {
+	var rc io.ReadCloser
+	var err error
+	fromFile, workflow := false, false // workflow: the source gives an Argo Workflow
 	switch {
 	case o.example:
-		return example.Workflow, true, nil
+		return input{data: example.Workflow}, true, nil
 	case o.workflowFile != "":
-		b, err := source.ReadFile(o.workflowFile, stdin)
-		return b, true, err
+		fromFile = true
+		rc, err = source.OpenFile(o.workflowFile, stdin)
+	case o.pipelineRun != "":
+		b, err := source.Kubernetes{Kubeconfig: o.kubeconfig, Context: o.kubeContext}.GetPipelineRun(ctx, o.namespace, o.pipelineRun)
+		return input{data: b}, false, err
+	case o.argoServer != "":
+		workflow = true
+		rc, err = source.ArgoServer{URL: o.argoServer, TokenFile: o.argoTokenFile, CAFile: o.argoCAFile, InsecureSkipVerify: o.argoInsecure}.
+			StreamWorkflow(ctx, o.namespace, o.workflowName)
+	default:
+		workflow = true
+		rc, err = source.Kubernetes{Kubeconfig: o.kubeconfig, Context: o.kubeContext}.StreamWorkflow(ctx, o.namespace, o.workflowName)
 	}
-	rctx, cancel := context.WithTimeout(ctx, o.timeout)
-	defer cancel()
-	if o.pipelineRun != "" {
-		b, err := source.Kubernetes{Kubeconfig: o.kubeconfig, Context: o.kubeContext}.GetPipelineRun(rctx, o.namespace, o.pipelineRun)
-		return b, false, err
+	if err != nil {
+		return input{}, fromFile, err
 	}
-	if o.argoServer != "" {
-		b, err := source.ArgoServer{URL: o.argoServer, TokenFile: o.argoTokenFile, CAFile: o.argoCAFile, InsecureSkipVerify: o.argoInsecure}.
-			GetWorkflow(rctx, o.namespace, o.workflowName)
-		return b, false, err
+	in := input{closer: rc}
+	br := bufio.NewReaderSize(rc, sniffSize)
+	prefix, perr := br.Peek(sniffSize)
+	if perr != nil && !errors.Is(perr, io.EOF) && !errors.Is(perr, bufio.ErrBufferFull) {
+		return in, fromFile, perr
 	}
-	b, err := source.Kubernetes{Kubeconfig: o.kubeconfig, Context: o.kubeContext}.GetWorkflow(rctx, o.namespace, o.workflowName)
-	return b, false, err
+	if head := bytes.TrimLeft(prefix, " \t\r\n"); len(head) > 0 && head[0] == '{' {
+		api, kind := engine.SniffJSON(head)
+		if workflow || kind == "Workflow" || strings.HasPrefix(api, "argoproj.io/") {
+			in.stream = br
+			return in, fromFile, nil
+		}
+	}
+	// YAML, Tekton objects, or JSON that does not say what it is: whole
+	// (the source bounds it).
+	in.data, err = io.ReadAll(br)
+	return in, fromFile, err
 }
 
 func (o *pushOptions) seriesLabels(run *pipeline.Run) (map[string]string, error) {

@@ -583,7 +583,10 @@ func TestTektonTaskArgsParse(t *testing.T) {
 		t.Errorf("defaults are not the CLI's: %+v", o)
 	}
 	var unset []string
-	for _, name := range []string{"pushgateway", "steps", "label-from-workflow", "job", "strict", "timeout", "ca-file", "cert-file", "key-file", "bearer-token-file", "username", "password-file", "log-level"} {
+	if !o.hook || o.maxSeries != defaultMaxSeries {
+		t.Errorf("the Task runs push as a finally task (--hook) with the default series budget: hook=%v max-series=%d", o.hook, o.maxSeries)
+	}
+	for _, name := range []string{"pushgateway", "steps", "label-from-workflow", "job", "strict", "timeout", "max-series", "hook", "ca-file", "cert-file", "key-file", "bearer-token-file", "username", "password-file", "log-level"} {
 		if !fs.Lookup(name).Changed {
 			unset = append(unset, name)
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"os"
 	"reflect"
 	"regexp"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"sigs.k8s.io/yaml"
+
+	"github.com/step-metrics/step-metrics/internal/testenv"
 )
 
 type templateDoc struct {
@@ -61,11 +64,11 @@ func TestTemplateTwinsAgree(t *testing.T) {
 	}
 }
 
-// TestTemplateArgsParse renders the exit-handler template as Argo would,
-// with its default parameters and the variables of an exit handler, and
-// checks that the CLI accepts the result: every flag exists, every value
-// parses, every environment variable belongs to a flag.
-func TestTemplateArgsParse(t *testing.T) {
+// renderExitHandler renders the exit-handler template's args and env as
+// Argo would, with its default parameters but for params, and the
+// variables of an exit handler (workflow.status Failed).
+func renderExitHandler(t *testing.T, params map[string]string) (args []string, env map[string]string) {
+	t.Helper()
 	var doc templateDoc
 	readYAML(t, "../../templates/cluster-workflow-template.yaml", &doc)
 	if len(doc.Spec.Templates) != 1 || doc.Spec.Templates[0].Name != "push" {
@@ -88,6 +91,12 @@ func TestTemplateArgsParse(t *testing.T) {
 		}
 		vars["inputs.parameters."+p.Name] = *p.Value
 	}
+	for name, v := range params {
+		if _, ok := vars["inputs.parameters."+name]; !ok {
+			t.Fatalf("the template has no parameter %s", name)
+		}
+		vars["inputs.parameters."+name] = v
+	}
 	placeholder := regexp.MustCompile(`{{\s*([^}]+?)\s*}}`)
 	render := func(s string) string {
 		return placeholder.ReplaceAllStringFunc(s, func(m string) string {
@@ -99,13 +108,26 @@ func TestTemplateArgsParse(t *testing.T) {
 			return v
 		})
 	}
-	var args []string
 	for _, a := range tmpl.Container.Args {
 		args = append(args, render(a))
 	}
 	if len(args) == 0 || args[0] != "push" {
 		t.Fatalf("args %q do not start with push", args)
 	}
+	env = map[string]string{}
+	for _, e := range tmpl.Container.Env {
+		env[e.Name] = render(e.Value)
+	}
+	return args, env
+}
+
+// TestTemplateArgsParse renders the exit-handler template as Argo would,
+// with its default parameters and the variables of an exit handler, and
+// checks that the CLI accepts the result: every flag exists, every value
+// parses, every environment variable belongs to a flag.
+func TestTemplateArgsParse(t *testing.T) {
+	args, env := renderExitHandler(t, nil)
+	vars := map[string]string{"workflow.name": "train-x7k2p", "workflow.uid": "5f0c6b8e-2d41-4a7b-9c1e-8a3f2b6d9e10"}
 
 	var o pushOptions
 	fs := pflag.NewFlagSet("push", pflag.ContinueOnError)
@@ -113,12 +135,12 @@ func TestTemplateArgsParse(t *testing.T) {
 	if err := fs.Parse(args[1:]); err != nil {
 		t.Fatalf("the CLI refuses the template's args: %v\n%q", err, args)
 	}
-	for _, e := range tmpl.Container.Env {
-		flag := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(e.Name, "STEP_METRICS_"), "_", "-"))
-		if !strings.HasPrefix(e.Name, "STEP_METRICS_") || fs.Lookup(flag) == nil {
-			t.Errorf("env %s is not a step-metrics flag variable", e.Name)
+	for name, v := range env {
+		flag := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(name, "STEP_METRICS_"), "_", "-"))
+		if !strings.HasPrefix(name, "STEP_METRICS_") || fs.Lookup(flag) == nil {
+			t.Errorf("env %s is not a step-metrics flag variable", name)
 		}
-		t.Setenv(e.Name, render(e.Value))
+		t.Setenv(name, v)
 	}
 	if err := applyEnv(fs, pushEnv); err != nil {
 		t.Fatal(err)
@@ -133,9 +155,117 @@ func TestTemplateArgsParse(t *testing.T) {
 		t.Errorf("defaults are not the CLI's: strict=%v ca=%q labels-from-workflow=%q labels=%q", o.strict, o.client.caFile, o.labelsFromWorkflow, o.labels)
 	}
 	// Every flag that matters in a cluster is reachable from a parameter.
-	for _, name := range []string{"pushgateway", "steps", "label-from-workflow", "job", "strict", "timeout", "ca-file", "cert-file", "key-file", "bearer-token-file", "username", "password-file"} {
+	if !o.hook || o.maxSeries != defaultMaxSeries {
+		t.Errorf("the template runs push as an exit handler (--hook) with the default series budget: hook=%v max-series=%d", o.hook, o.maxSeries)
+	}
+	for _, name := range []string{"pushgateway", "steps", "label-from-workflow", "job", "strict", "timeout", "max-series", "hook", "ca-file", "cert-file", "key-file", "bearer-token-file", "username", "password-file"} {
 		if !fs.Lookup(name).Changed {
 			t.Errorf("--%s is not set by the template", name)
 		}
 	}
+}
+
+// TestTemplateTyposDoNotFailTheWorkflow: template parameters that do not
+// parse (timeout "30", strict "yes", steps "nodes", max-series "lots") and
+// a flag this binary does not know (a newer template) do not fail the exit
+// handler. The real binary runs with the rendered template's args and env
+// against a fake apiserver and a real Pushgateway: it warns about each,
+// uses the defaults and pushes exactly what the defaults push, exit 0.
+// With strict "true" the same typos exit 2 and push nothing; outside the
+// hook (the args without --hook) they exit 2, as before.
+func TestTemplateTyposDoNotFailTheWorkflow(t *testing.T) {
+	pg := testenv.StartPushgateway(t, testenv.PushgatewayOptions{})
+	wf := runCLIExampleJSON(t)
+	_, kubeconfig := fakeAPI(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/apis/argoproj.io/v1alpha1/namespaces/ml/workflows/train-x7k2p" {
+			apiStatus(w, 404, "NotFound", "unexpected path "+r.URL.Path)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(wf)
+	})
+	exitHandler := func(params map[string]string, extra ...string) result {
+		t.Helper()
+		p := map[string]string{"pushgateway-url": pg.URL}
+		for k, v := range params {
+			p[k] = v
+		}
+		args, env := renderExitHandler(t, p)
+		envList := []string{"KUBECONFIG=" + kubeconfig}
+		for k, v := range env {
+			envList = append(envList, k+"="+v)
+		}
+		return runCLI(t, nil, envList, append(args, extra...)...)
+	}
+
+	r := exitHandler(nil)
+	r.want(t, 0)
+	want := groupSeries(pg.Scrape(t), exampleNS, exampleUID)
+	if len(want) < 20 || strings.Contains(r.stderr, "level=WARN") {
+		t.Fatalf("the defaults: %d series\n%s", len(want), r.stderr)
+	}
+
+	typos := map[string]string{"timeout": "30", "strict": "yes", "steps": "nodes", "max-series": "lots"}
+	pg.Wipe(t)
+	r = exitHandler(typos, "--from-a-newer-template=x")
+	r.want(t, 0)
+	for _, s := range []string{
+		`--timeout \"30\": time: missing unit in duration \"30\"; using the default \"30s\"`,
+		`--strict \"yes\": strconv.ParseBool: parsing \"yes\": invalid syntax; using the default \"false\"`,
+		`--steps: steps mode \"nodes\": want node, template or none; using the default \"node\"`,
+		`--max-series \"lots\"`,
+		"unknown flag: --from-a-newer-template; ignored",
+		"msg=pushed",
+	} {
+		if !strings.Contains(r.stderr, s) {
+			t.Errorf("stderr does not say %s:\n%s", s, r.stderr)
+		}
+	}
+	if n := strings.Count(r.stderr, `msg="bad flag in the exit handler, ignored`); n != 5 {
+		t.Errorf("%d warnings about bad flags, want 5:\n%s", n, r.stderr)
+	}
+	got := groupSeries(pg.Scrape(t), exampleNS, exampleUID)
+	if len(got) != len(want) {
+		t.Errorf("with the typos the group holds %d series, with the defaults %d", len(got), len(want))
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s = %v with the typos, %v with the defaults", k, g, v)
+		}
+	}
+
+	// strict "true": the typos are the user's to fix, loudly.
+	pg.Wipe(t)
+	strict := map[string]string{"strict": "true"}
+	for k, v := range typos {
+		if k != "strict" {
+			strict[k] = v
+		}
+	}
+	r = exitHandler(strict)
+	r.want(t, exitUsage)
+	if !strings.Contains(r.stderr, `step-metrics push: --timeout "30": time: missing unit in duration "30"`) {
+		t.Errorf("strict: the bad flag is not named:\n%s", r.stderr)
+	}
+	if n := len(pg.Groups(t)); n != 0 {
+		t.Errorf("strict: %d groups pushed despite the usage error", n)
+	}
+
+	// Outside the hook a usage error stays exit 2.
+	args, env := renderExitHandler(t, map[string]string{"pushgateway-url": pg.URL, "timeout": "30"})
+	var noHook []string
+	for _, a := range args {
+		if a != "--hook" {
+			noHook = append(noHook, a)
+		}
+	}
+	envList := []string{"KUBECONFIG=" + kubeconfig}
+	for k, v := range env {
+		envList = append(envList, k+"="+v)
+	}
+	if len(noHook) != len(args)-1 {
+		t.Fatalf("the template does not pass --hook: %q", args)
+	}
+	r = runCLI(t, nil, envList, noHook...)
+	r.want(t, exitUsage)
 }

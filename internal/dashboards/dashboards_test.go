@@ -331,8 +331,8 @@ func loadRules(t testing.TB) []rule {
 	for _, g := range rg.Groups {
 		out = append(out, g.Rules...)
 	}
-	if len(out) != 4 {
-		t.Fatalf("%d rules, want 4", len(out))
+	if len(out) != 5 {
+		t.Fatalf("%d rules, want 5", len(out))
 	}
 	return out
 }

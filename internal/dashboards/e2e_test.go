@@ -2,7 +2,8 @@ package dashboards
 
 // The end-to-end test: the real step-metrics binary pushes real runs (every
 // Argo fixture plus synthetic runs with failures, retries, a fan-out, a
-// suspend, --steps template) and custom step metrics to a real Pushgateway,
+// suspend, --steps template, a run whose Workflow the exit handler may not
+// read) and custom step metrics to a real Pushgateway,
 // a real Prometheus scrapes it with honor_labels: true and evaluates the
 // alert rules, and every panel query, variable query and rule expression of
 // the committed files runs through Prometheus's HTTP API with the dashboard
@@ -16,6 +17,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,6 +60,35 @@ func runBinary(t *testing.T, bin string, args ...string) {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("step-metrics %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
+}
+
+// incompleteRun is the run the end-to-end test's exit handler may not read:
+// pipeline "gaps" (guessed from the name), succeeded by its arguments.
+var incompleteRun = struct{ name, namespace, uid, pipeline string }{"gaps-x7k2p", "gaps", "gaps-uid-1", "gaps"}
+
+// forbiddenAPI is a kube-apiserver that refuses every request (403, as
+// for a ServiceAccount without the Role), and returns a kubeconfig for it.
+func forbiddenAPI(t *testing.T) string {
+	t.Helper()
+	ts := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Forbidden","code":403,`+
+			`"message":"workflows.argoproj.io is forbidden: User \"system:serviceaccount:gaps:trainer\" cannot get resource \"workflows\""}`)
+	}))
+	t.Cleanup(ts.Close)
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
+	err := os.WriteFile(kc, []byte(fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: %q, insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`, ts.URL)), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kc
 }
 
 // post POSTs an exposition to a run's group: POST merges the metric
@@ -133,6 +164,12 @@ func TestEndToEnd(t *testing.T) {
 		base := strings.TrimSuffix(filepath.Base(f), ".yaml")
 		runBinary(t, bin, "push", "-f", f, "--namespace", "argo-fixtures", "--workflow-uid", "fixture-"+base, "--pushgateway", pg.URL, "--strict")
 	}
+	// A run whose exit handler may not read its Workflow (its ServiceAccount
+	// lacks the Role): its outcome from the arguments, with
+	// pipeline_run_metrics_incomplete{reason="forbidden"} and the handler's
+	// time as its end.
+	runBinary(t, bin, "push", "--hook", "--workflow", incompleteRun.name, "--namespace", incompleteRun.namespace, "--workflow-uid", incompleteRun.uid,
+		"--status", "Succeeded", "--kubeconfig", forbiddenAPI(t), "--pushgateway", pg.URL)
 	custom := customSeries(runs)
 	// A push the Pushgateway rejects (a gauge pushed as a counter) leaves
 	// push_failure_time_seconds newer than push_time_seconds in the group.
@@ -142,7 +179,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	pushed := time.Now()
 
-	groups := len(runs) + len(fixtures)
+	groups := len(runs) + len(fixtures) + 1
 	prom.WaitFor(t, "count(push_time_seconds)", time.Minute, scalarIs(float64(groups)))
 	prom.WaitFor(t, `count({__name__=~"pipeline_custom_.+"})`, time.Minute, scalarIs(float64(custom)))
 	prom.WaitFor(t, "count(push_failure_time_seconds > push_time_seconds)", time.Minute, scalarIs(1))
@@ -661,7 +698,7 @@ func (e *e2e) variableCheck(uid, scenario, name string) func(t *testing.T, vals,
 	switch {
 	case name == "namespace":
 		return func(t *testing.T, vals, _ []string) {
-			for _, want := range []string{"ml", "data", "argo-fixtures"} {
+			for _, want := range []string{"ml", "data", "argo-fixtures", incompleteRun.namespace} {
 				if !contains(vals, want) {
 					t.Errorf("namespace options %v lack %s", vals, want)
 				}

@@ -69,13 +69,17 @@ or on (%[3]s)
 			desc:    "Finished runs whose result is failure, error or timeout (cancellations are not failures).",
 			targets: qs(instantQ("A", fmt.Sprintf("count(%s) or vector(0)", and(perRun("", lastIn(failed))+" == 1", ended)), ""))}).
 			Thresholds(thresholds("green", 0, "red", 1))).
-		WithPanel(statPanel(spec{title: "Median run duration", unit: "s", w: 4, h: 4,
+		WithPanel(statPanel(spec{title: "Median run duration", unit: "s", w: 3, h: 4,
 			desc:    "p50 of the finished runs' durations, across runs (one value per run).",
 			targets: qs(instantQ("A", fmt.Sprintf("quantile(0.5, %s)", and(perRun("", lastIn(duration)), ended)), ""))})).
-		WithPanel(statPanel(spec{title: "Retries", unit: "short", w: 4, h: 4,
+		WithPanel(statPanel(spec{title: "Retries", unit: "short", w: 3, h: 4,
 			desc:    "Retries (attempts after the first) over all steps of the finished runs.",
 			targets: qs(instantQ("A", fmt.Sprintf("sum(%s) or vector(0)", and(perRun("", lastIn(sel(mRunRetries, f...))), ended)), ""))})).
-		WithPanel(statPanel(spec{title: "Groups with a failed push", unit: "short", w: 4, h: 4,
+		WithPanel(statPanel(spec{title: "Runs with incomplete metrics", unit: "short", w: 3, h: 4,
+			desc:    "Finished runs whose metrics are incomplete (pipeline_run_metrics_incomplete): the exit handler could not read the run's status (reason forbidden: its ServiceAccount lacks the step-metrics Role; or unauthorized, not_found, timeout, unreachable, too_large, unreadable) and pushed only its outcome from the arguments, with the time the handler ran as its end; or it read the status without its steps (offloaded, steps_missing). See the PipelineRunMetricsIncomplete runbook.",
+			targets: qs(instantQ("A", fmt.Sprintf("count(%s) or vector(0)", and(perRun("", lastIn(sel(mRunIncomplete, f...))), ended)), ""))}).
+			Thresholds(thresholds("green", 0, "orange", 1))).
+		WithPanel(statPanel(spec{title: "Groups with a failed push", unit: "short", w: 3, h: 4,
 			desc: "Pushgateway groups (runs) whose last push was rejected: push_failure_time_seconds newer than push_time_seconds. Their metrics are missing or stale; see the PushgatewayPushFailed runbook.",
 			targets: qs(instantQ("A", fmt.Sprintf("count(%s > %s) or vector(0)",
 				sel(mPushFailureTime, mNS, lRunID+`!=""`), sel(mPushTime, mNS, lRunID+`!=""`)), ""))}).

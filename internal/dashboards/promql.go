@@ -32,6 +32,7 @@ var (
 	mRunRetries      = schema.RunRetries.Name
 	mRunWait         = schema.RunWait.Name
 	mRunResources    = schema.RunResources.Name
+	mRunIncomplete   = schema.RunIncomplete.Name
 	mStepResult      = schema.StepResult.Name
 	mStepDuration    = schema.StepDuration.Name
 	mStepWait        = schema.StepWait.Name

@@ -37,7 +37,7 @@ func promtool(t *testing.T, args ...string) string {
 // and the rules of the PrometheusRule's spec.
 func TestPromtoolCheckRules(t *testing.T) {
 	out := promtool(t, "check", "rules", filepath.Join(root, RulesFile))
-	if !strings.Contains(out, "SUCCESS: 4 rules found") {
+	if !strings.Contains(out, "SUCCESS: 5 rules found") {
 		t.Errorf("promtool check rules:\n%s", out)
 	}
 	var pr struct {
@@ -52,7 +52,7 @@ func TestPromtoolCheckRules(t *testing.T) {
 	if err := os.WriteFile(spec, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out := promtool(t, "check", "rules", spec); !strings.Contains(out, "SUCCESS: 4 rules found") {
+	if out := promtool(t, "check", "rules", spec); !strings.Contains(out, "SUCCESS: 5 rules found") {
 		t.Errorf("promtool check rules (PrometheusRule spec):\n%s", out)
 	}
 }

@@ -49,9 +49,10 @@ func FuzzSanitizeLabelName(f *testing.F) {
 }
 
 // FuzzSanitizeLabelValue: any string becomes valid UTF-8 of at most
-// schema.MaxLabelValueLength bytes, a prefix of the input with invalid bytes
-// replaced; valid short values stay as they are; sanitizing twice changes
-// nothing.
+// schema.MaxLabelValueLength bytes: the input with invalid bytes replaced
+// when that fits, else its start followed by "~" and 16 hex digits of its
+// hash (schema.SanitizeLabelValue's documented form); valid short values
+// stay as they are; sanitizing twice changes nothing.
 func FuzzSanitizeLabelValue(f *testing.F) {
 	for _, s := range hostileSeeds {
 		f.Add(s)
@@ -62,8 +63,14 @@ func FuzzSanitizeLabelValue(f *testing.F) {
 		if !utf8.ValidString(out) || len(out) > schema.MaxLabelValueLength {
 			t.Fatalf("schema.SanitizeLabelValue(%q) = %q: %d bytes, valid UTF-8 %v", s, out, len(out), utf8.ValidString(out))
 		}
-		if !strings.HasPrefix(strings.ToValidUTF8(s, "\uFFFD"), out) {
-			t.Fatalf("schema.SanitizeLabelValue(%q) = %q: not a prefix of the input", s, out)
+		repaired := strings.ToValidUTF8(s, "\uFFFD")
+		if len(repaired) <= schema.MaxLabelValueLength {
+			if out != repaired {
+				t.Fatalf("schema.SanitizeLabelValue(%q) = %q: want the input with invalid bytes replaced", s, out)
+			}
+		} else if i := strings.LastIndexByte(out, '~'); i < 0 || len(out)-i-1 != 16 || !strings.HasPrefix(repaired, out[:i]) ||
+			strings.Trim(out[i+1:], "0123456789abcdef") != "" {
+			t.Fatalf("schema.SanitizeLabelValue(%q) = %q: want <a prefix of the input>~<16 hex digits>", s, out)
 		}
 		if again := schema.SanitizeLabelValue(out); again != out {
 			t.Fatalf("not idempotent: %q -> %q", out, again)
@@ -72,7 +79,7 @@ func FuzzSanitizeLabelValue(f *testing.F) {
 			t.Fatalf("valid value %q changed to %q", s, out)
 		}
 		// Cut only as much as needed: at most one rune short of the limit.
-		if len(strings.ToValidUTF8(s, "\uFFFD")) > schema.MaxLabelValueLength && len(out) < schema.MaxLabelValueLength-utf8.UTFMax {
+		if len(repaired) > schema.MaxLabelValueLength && len(out) < schema.MaxLabelValueLength-utf8.UTFMax {
 			t.Fatalf("cut to %d bytes, limit %d", len(out), schema.MaxLabelValueLength)
 		}
 	})

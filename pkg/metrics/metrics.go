@@ -12,6 +12,15 @@
 //	fams, err := metrics.Families(run, metrics.Options{Steps: schema.StepsPerNode})
 //	_ = metrics.WriteText(os.Stdout, fams)
 //
+// A run with tens of thousands of steps would give hundreds of thousands
+// of series in node mode; Build keeps it within a series budget
+// (Options.MaxSeries), counting the series before it builds them:
+//
+//	fams, limit, err := metrics.Build(run, metrics.Options{Steps: schema.StepsPerNode, MaxSeries: 10000})
+//	if limit.Kept != "" {
+//		log.Printf("%d series over the budget: kept %s series", limit.Wanted, limit.Kept)
+//	}
+//
 // The grouping labels (job, namespace, workflow_id: schema.RunKey) are not
 // on the samples: the Pushgateway adds them from the grouping key.
 package metrics
@@ -19,8 +28,10 @@ package metrics
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/step-metrics/step-metrics/pkg/schema"
 
@@ -36,24 +47,90 @@ type Options struct {
 	// Steps is the step mode; empty means schema.StepsPerNode.
 	Steps schema.StepMode
 	// Labels are added to every series: static user labels and labels
-	// copied from the workflow. Names must be valid and not reserved.
+	// copied from the workflow. Names must pass CheckUserLabelName.
 	Labels map[string]string
+	// Incomplete, when not empty, says why the run's metrics are
+	// incomplete (one of schema.IncompleteReasons): the status could not
+	// be read, or was read without its steps. It adds
+	// pipeline_run_metrics_incomplete{reason} 1.
+	Incomplete string
+	// HandlerTime is when the exit handler ran. A run whose metrics are
+	// incomplete (Incomplete set) and whose end is unknown gets it as its
+	// pipeline_run_end_timestamp_seconds, so it stays on the panels that
+	// place runs at their end; zero leaves the end out.
+	HandlerTime time.Time
+	// MaxSeries is the run's series budget, custom metrics apart (they have
+	// their own limits, see CustomFamilies); 0 means no budget. Over it,
+	// Build cuts the step series down (node mode to template aggregates,
+	// then to none, then the stage series too) and adds
+	// pipeline_run_series_limited{kept} 1. Run-level series are always kept.
+	MaxSeries int
+}
+
+// Limit says how Build kept a run within Options.MaxSeries.
+type Limit struct {
+	// Kept is what the step series were cut down to: schema.KeptTemplate,
+	// KeptStage or KeptRun; empty when nothing was cut.
+	Kept string
+	// Wanted is how many series the run would have had in the mode asked
+	// for; set only when something was cut.
+	Wanted int
+	// Series is how many series the families hold.
+	Series int
+}
+
+// valueLabels are the labels the families set besides the run labels: a
+// user label of one of these names would give a series the label twice.
+var valueLabels = func() map[string]bool {
+	m := map[string]bool{}
+	for _, d := range schema.Definitions {
+		for _, l := range d.Labels {
+			m[l] = true
+		}
+	}
+	return m
+}()
+
+// CheckUserLabelName says why name cannot be a user label (Options.Labels),
+// or nil: schema.CheckUserLabelName, and not a label any family sets.
+func CheckUserLabelName(name string) error {
+	if err := schema.CheckUserLabelName(name); err != nil {
+		return err
+	}
+	if valueLabels[name] {
+		return fmt.Errorf("label name %q is reserved by step-metrics", name)
+	}
+	return nil
 }
 
 // Families returns the metric families of one run, sorted by name. It fails
 // only on invalid options.
 func Families(run *pipeline.Run, opts Options) ([]*dto.MetricFamily, error) {
+	fams, _, err := Build(run, opts)
+	return fams, err
+}
+
+// Build is Families, and says whether and how it kept the run within
+// opts.MaxSeries. The budget is checked on counts, before any step series
+// is built, so a run far over it costs no more than the series it keeps.
+func Build(run *pipeline.Run, opts Options) ([]*dto.MetricFamily, Limit, error) {
 	mode := opts.Steps
 	if mode == "" {
 		mode = schema.StepsPerNode
 	}
 	if _, err := schema.ParseStepMode(string(mode)); err != nil {
-		return nil, err
+		return nil, Limit{}, err
 	}
 	for _, name := range schema.SortedNames(opts.Labels) {
-		if err := schema.CheckUserLabelName(name); err != nil {
-			return nil, err
+		if err := CheckUserLabelName(name); err != nil {
+			return nil, Limit{}, err
 		}
+	}
+	if opts.Incomplete != "" && !slices.Contains(schema.IncompleteReasons, opts.Incomplete) {
+		return nil, Limit{}, fmt.Errorf("incomplete reason %q: want one of %v", opts.Incomplete, schema.IncompleteReasons)
+	}
+	if opts.MaxSeries < 0 {
+		return nil, Limit{}, fmt.Errorf("series budget %d: want 0 (none) or more", opts.MaxSeries)
 	}
 
 	b := newBuilder()
@@ -70,6 +147,13 @@ func Families(run *pipeline.Run, opts Options) ([]*dto.MetricFamily, error) {
 	if run.Finished {
 		b.gauge(schema.RunEndTimestamp, rl, unixSeconds(run.End))
 		b.gauge(schema.RunDuration, rl, run.Duration.Seconds())
+	} else if opts.Incomplete != "" && !opts.HandlerTime.IsZero() {
+		// Not the run's end, but when the handler ran: without an end the
+		// run would be on no panel at all.
+		b.gauge(schema.RunEndTimestamp, rl, unixSeconds(opts.HandlerTime))
+	}
+	if opts.Incomplete != "" {
+		b.gauge(schema.RunIncomplete, rl.with(schema.LabelReason, opts.Incomplete), 1)
 	}
 	if !run.StepsUnavailable {
 		counts := map[pipeline.Result]int{}
@@ -122,16 +206,89 @@ func Families(run *pipeline.Run, opts Options) ([]*dto.MetricFamily, error) {
 		}
 	}
 
+	var stages *stageSet
 	if !run.StepsUnavailable {
-		perStage(b, rl, run)
+		stages = collectStages(run)
+	}
+	var templates *templateSet
+	if mode == schema.StepsPerTemplate {
+		templates = collectTemplates(run)
+	}
+	var lim Limit
+	if opts.MaxSeries > 0 {
+		mode, stages, templates, lim = limit(run, opts.MaxSeries, b.n, mode, stages, templates)
+	}
+	if stages != nil {
+		stages.write(b, rl)
 	}
 	switch mode {
 	case schema.StepsPerNode:
 		perNode(b, rl, run)
 	case schema.StepsPerTemplate:
-		perTemplate(b, rl, run)
+		templates.write(b, rl)
 	}
-	return b.families(), nil
+	if lim.Kept != "" {
+		b.gauge(schema.RunSeriesLimited, rl.with(schema.LabelKept, lim.Kept), 1)
+	}
+	lim.Series = b.n
+	return b.families(), lim, nil
+}
+
+// limit keeps a run within budget series, given the runLevel series already
+// built: it returns the step mode, stages and templates to write, cut down
+// as far as needed (node to template aggregates, then no step series,
+// then no stage series), and what was cut. One series is kept free for
+// pipeline_run_series_limited.
+func limit(run *pipeline.Run, budget, runLevel int, mode schema.StepMode, stages *stageSet, templates *templateSet) (schema.StepMode, *stageSet, *templateSet, Limit) {
+	stageN := stages.series()
+	stepN := 0
+	switch mode {
+	case schema.StepsPerNode:
+		stepN = nodeSeries(run)
+	case schema.StepsPerTemplate:
+		stepN = templates.series()
+	}
+	wanted := runLevel + stageN + stepN
+	if wanted <= budget {
+		return mode, stages, templates, Limit{}
+	}
+	lim := Limit{Wanted: wanted}
+	room := budget - runLevel - 1
+	if mode == schema.StepsPerNode {
+		templates = collectTemplates(run)
+		if stageN+templates.series() <= room {
+			lim.Kept = schema.KeptTemplate
+			return schema.StepsPerTemplate, stages, templates, lim
+		}
+	}
+	if stageN <= room {
+		lim.Kept = schema.KeptStage
+		return schema.StepsNone, stages, nil, lim
+	}
+	lim.Kept = schema.KeptRun
+	return schema.StepsNone, nil, nil, lim
+}
+
+// nodeSeries counts the series perNode gives, without building them.
+func nodeSeries(run *pipeline.Run) int {
+	n := len(run.Retries)
+	for i := range run.Steps {
+		s := &run.Steps[i]
+		if s.Result != pipeline.ResultNone {
+			n++
+		}
+		if !s.Start.IsZero() && s.Kind != pipeline.KindSkip {
+			n++
+		}
+		if s.Finished {
+			n += 2
+		}
+		n += len(s.Resources)
+		if s.PodRestarts > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // runLabels are the labels on every series of a run.
@@ -189,7 +346,14 @@ type templateAgg struct {
 	retries  int
 }
 
-func perTemplate(b *builder, rl labels, run *pipeline.Run) {
+// templateSet is what the steps of a run add up to per template.
+type templateSet struct {
+	names []string
+	aggs  map[string]*templateAgg
+}
+
+// collectTemplates aggregates the steps of run per template.
+func collectTemplates(run *pipeline.Run) *templateSet {
 	aggs := map[string]*templateAgg{}
 	get := func(t string) *templateAgg {
 		a := aggs[t]
@@ -229,8 +393,39 @@ func perTemplate(b *builder, rl labels, run *pipeline.Run) {
 		names = append(names, t)
 	}
 	sort.Strings(names)
-	for _, t := range names {
-		a := aggs[t]
+	return &templateSet{names: names, aggs: aggs}
+}
+
+// series counts the series write gives.
+func (ts *templateSet) series() int {
+	if ts == nil {
+		return 0
+	}
+	n := 0
+	for _, a := range ts.aggs {
+		for _, r := range pipeline.Results {
+			if a.counts[r] > 0 {
+				n++
+			}
+		}
+		if a.n > 0 {
+			n += 2
+		}
+		if a.wait > 0 {
+			n++
+		}
+		n += len(a.res)
+		if a.retries > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// write adds the template families.
+func (ts *templateSet) write(b *builder, rl labels) {
+	for _, t := range ts.names {
+		a := ts.aggs[t]
 		tl := rl.with("template", t)
 		for _, r := range pipeline.Results {
 			if a.counts[r] > 0 {
@@ -335,6 +530,8 @@ type builder struct {
 	gauges  []dto.Gauge
 	values  []float64
 	made    int
+	// n counts the series added.
+	n int
 }
 
 func newBuilder() *builder {
@@ -373,11 +570,13 @@ func (b *builder) gauge(d schema.Definition, l labels, v float64) {
 	g.Value = f
 	m.Label, m.Gauge = l, g
 	mf.Metric = append(mf.Metric, m)
+	b.n++
 }
 
 func (b *builder) summary(d schema.Definition, l labels, n uint64, sum float64) {
 	mf := b.family(d)
 	mf.Metric = append(mf.Metric, &dto.Metric{Label: l, Summary: &dto.Summary{SampleCount: proto.Uint64(n), SampleSum: proto.Float64(sum)}})
+	b.n++
 }
 
 func (b *builder) families() []*dto.MetricFamily {

@@ -25,10 +25,17 @@ type stageAgg struct {
 	hasOverhead bool
 }
 
-// perStage adds the stage families: one set of series per stage (a task
-// or step, with all items of its fan-out and all their attempts), in every
-// step mode, since a run has few stages however wide its fan-outs.
-func perStage(b *builder, rl labels, run *pipeline.Run) {
+// stageSet is what the steps of a run add up to per stage (a task or
+// step, with all items of its fan-out and all their attempts). Its
+// families are written in every step mode, since a run has few stages
+// however wide its fan-outs (and the series budget counts them too).
+type stageSet struct {
+	names []string
+	aggs  map[string]*stageAgg
+}
+
+// collectStages aggregates the steps of run per stage.
+func collectStages(run *pipeline.Run) *stageSet {
 	aggs := map[string]*stageAgg{}
 	get := func(name string) *stageAgg {
 		a := aggs[name]
@@ -97,8 +104,42 @@ func perStage(b *builder, rl labels, run *pipeline.Run) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	for _, n := range names {
-		a := aggs[n]
+	return &stageSet{names: names, aggs: aggs}
+}
+
+// series counts the series write gives.
+func (st *stageSet) series() int {
+	if st == nil {
+		return 0
+	}
+	n := 0
+	for _, a := range st.aggs {
+		for _, r := range pipeline.Results {
+			if a.counts[r] > 0 {
+				n++
+			}
+		}
+		if a.timed > 0 {
+			n++
+			if a.open == 0 {
+				n++
+			}
+		}
+		if a.retries > 0 {
+			n++
+		}
+		n += len(a.res)
+		if a.hasOverhead {
+			n++
+		}
+	}
+	return n
+}
+
+// write adds the stage families.
+func (st *stageSet) write(b *builder, rl labels) {
+	for _, n := range st.names {
+		a := st.aggs[n]
 		sl := b.with(rl, schema.LabelStage, n)
 		for _, r := range pipeline.Results {
 			if a.counts[r] > 0 {

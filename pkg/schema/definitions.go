@@ -49,6 +49,12 @@ const (
 	LabelResult   = "result"
 	LabelPhase    = "phase"
 	LabelResource = "resource"
+	// LabelReason says why a run's metrics are incomplete
+	// (pipeline_run_metrics_incomplete): one of IncompleteReasons.
+	LabelReason = "reason"
+	// LabelKept says what a run's step series were cut down to under the
+	// series budget (pipeline_run_series_limited): one of KeptLevels.
+	LabelKept = "kept"
 
 	// LabelInstance is not set by step-metrics but by Prometheus (the
 	// scraped target) or a Pushgateway group's pusher; reserved, and
@@ -104,6 +110,50 @@ func ParseStepMode(s string) (StepMode, error) {
 	return "", fmt.Errorf("steps mode %q: want node, template or none", s)
 }
 
+// Why a run's metrics are incomplete: the reason label of
+// pipeline_run_metrics_incomplete. A small fixed set, so that alerts and
+// dashboards can name each one and the series never takes free text.
+const (
+	// The run's status could not be read, so only its outcome from the
+	// exit handler's arguments is pushed: the API refused (403: the
+	// ServiceAccount lacks the Role), did not accept the credentials or
+	// there were none (401), has no such object (404), did not answer in
+	// time, could not be reached, or sent an answer too large to read or
+	// one that could not be decoded.
+	IncompleteForbidden    = "forbidden"
+	IncompleteUnauthorized = "unauthorized"
+	IncompleteNotFound     = "not_found"
+	IncompleteTimeout      = "timeout"
+	IncompleteUnreachable  = "unreachable"
+	IncompleteTooLarge     = "too_large"
+	IncompleteUnreadable   = "unreadable"
+	// The status was read but without its steps: Argo offloaded the node
+	// status to its database (read it through Argo Server), or the
+	// engine's step objects (Tekton's TaskRuns) were missing.
+	IncompleteOffloaded    = "offloaded"
+	IncompleteStepsMissing = "steps_missing"
+)
+
+// IncompleteReasons lists every reason value, in a fixed order.
+var IncompleteReasons = []string{
+	IncompleteForbidden, IncompleteUnauthorized, IncompleteNotFound, IncompleteTimeout, IncompleteUnreachable,
+	IncompleteTooLarge, IncompleteUnreadable, IncompleteOffloaded, IncompleteStepsMissing,
+}
+
+// What a run's step series were cut down to when they were over the
+// series budget: the kept label of pipeline_run_series_limited.
+const (
+	// KeptTemplate: per-template aggregates instead of per-step series.
+	KeptTemplate = "template"
+	// KeptStage: no step series; the stage and run series.
+	KeptStage = "stage"
+	// KeptRun: the run-level series only.
+	KeptRun = "run"
+)
+
+// KeptLevels lists every kept value, from the most detailed.
+var KeptLevels = []string{KeptTemplate, KeptStage, KeptRun}
+
 // Metric types of Definition.Type, as the text format names them.
 const (
 	Gauge   = "gauge"
@@ -131,7 +181,7 @@ var (
 	RunResult          = Definition{"pipeline_run_result", Gauge, []string{"result", "phase"}, "", "Outcome of the pipeline run: 1 for its result (success, failure, error, timeout, cancellation, skip), 0 for the others; phase is the engine's raw phase."}
 	RunDuration        = Definition{"pipeline_run_duration_seconds", Gauge, nil, "", "Wall time of the pipeline run from its start to the end of its last step, excluding exit handlers."}
 	RunStartTimestamp  = Definition{"pipeline_run_start_timestamp_seconds", Gauge, nil, "", "Unix time the pipeline run started."}
-	RunEndTimestamp    = Definition{"pipeline_run_end_timestamp_seconds", Gauge, nil, "", "Unix time the pipeline run's steps finished."}
+	RunEndTimestamp    = Definition{"pipeline_run_end_timestamp_seconds", Gauge, nil, "", "Unix time the pipeline run's steps finished; when its status could not be read (pipeline_run_metrics_incomplete), the time the exit handler ran instead, not the run's end."}
 	RunSteps           = Definition{"pipeline_run_steps", Gauge, []string{"result"}, "", "Number of finished steps of the run by result; each retry attempt counts as a step."}
 	RunStepsUnfinished = Definition{"pipeline_run_steps_unfinished", Gauge, nil, "", "Number of steps still pending or running when the metrics were pushed."}
 	RunRetries         = Definition{"pipeline_run_retries", Gauge, nil, "", "Number of retries (attempts after the first) over all steps of the run."}
@@ -139,6 +189,8 @@ var (
 	RunWait            = Definition{"pipeline_run_wait_seconds", Gauge, nil, "", "Time spent in suspend (approval, wait) steps of the run."}
 	RunOverhead        = Definition{"pipeline_run_overhead_seconds", Gauge, nil, "", "Time spent in orchestration pods (KFP drivers) of the run."}
 	RunResources       = Definition{"pipeline_run_resource_seconds", Gauge, []string{"resource"}, "", "Resource usage of the run's steps as the engine reports it (Argo resourcesDuration: 1 = one CPU core, 100Mi of memory or one GPU for one second)."}
+	RunIncomplete      = Definition{"pipeline_run_metrics_incomplete", Gauge, []string{"reason"}, "", "1 when the run's metrics are incomplete, with why: forbidden, unauthorized, not_found, timeout, unreachable, too_large or unreadable when its status could not be read (only the outcome from the exit handler's arguments is pushed), offloaded or steps_missing when it was read without its steps; absent when they are complete."}
+	RunSeriesLimited   = Definition{"pipeline_run_series_limited", Gauge, []string{"kept"}, "", "1 when the run's series were over the series budget (--max-series): kept says what its step series were cut down to (template: aggregates per template instead of per step; stage: stage series only; run: run-level series only); absent when nothing was cut."}
 
 	StepResult         = Definition{"pipeline_step_result", Gauge, []string{"step", "stage", "item", "template", "node_id", "node", "attempt", "result", "phase"}, StepsPerNode, "Outcome of a finished step: 1, with its result and the engine's raw phase as labels."}
 	StepDuration       = Definition{"pipeline_step_duration_seconds", Gauge, []string{"step", "stage", "item", "template", "node_id", "node", "attempt"}, StepsPerNode, "Wall time of a finished step (one attempt), finishedAt minus startedAt."}
@@ -167,6 +219,7 @@ var (
 // Definitions lists every metric family step-metrics pushes.
 var Definitions = []Definition{
 	RunResult, RunDuration, RunStartTimestamp, RunEndTimestamp, RunSteps, RunStepsUnfinished, RunRetries, RunPodRestarts, RunWait, RunOverhead, RunResources,
+	RunIncomplete, RunSeriesLimited,
 	StepResult, StepDuration, StepWait, StepStartTimestamp, StepEndTimestamp, StepResources, StepRetries, StepPodRestarts,
 	StageItems, StageDuration, StageItemSeconds, StageRetries, StageResources, StageOverhead,
 	TemplateSteps, TemplateDuration, TemplateMaxDuration, TemplateWait, TemplateResources, TemplateRetries,

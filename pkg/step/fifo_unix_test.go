@@ -18,7 +18,9 @@ func TestWriteFileRefusesFIFO(t *testing.T) {
 		t.Skipf("mkfifo: %v", err)
 	}
 	s := New(Info{Workflow: "w", NodeID: "w-1"})
-	s.Set("acc", 0.9)
+	if err := s.Set("acc", 0.9); err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan error, 1)
 	go func() { done <- s.WriteFile(path) }()
 	select {
