@@ -47,6 +47,7 @@ type config struct {
 	reps                                 int
 	quick                                bool
 	groups, bigGroups                    int
+	sections                             string
 	runTimeout                           time.Duration
 }
 
@@ -65,6 +66,7 @@ func main() {
 	flag.IntVar(&c.groups, "groups", 1000, "retained run groups for the Pushgateway-side measurement")
 	flag.IntVar(&c.bigGroups, "big-groups", 100, "retained groups of the big fan-out (template mode)")
 	flag.DurationVar(&c.runTimeout, "run-timeout", 5*time.Minute, "give up on one run after this long")
+	flag.StringVar(&c.sections, "sections", "all", "what to measure: all, or a comma-separated subset of e2e,budgets,startup,pushgateway")
 	flag.Parse()
 	for _, s := range strings.Split(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -130,17 +132,20 @@ func run(c config) error {
 		map[bool]string{true: " --quick", false: ""}[c.quick], time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), pg.version, goVersion(), jqVersion())
 	rep.printf("Every figure is the median of the repetitions given (`reps`); ratios are taken between medians of the same run.\n\n")
 
-	if err := endToEnd(c, pg, rep); err != nil {
-		return err
-	}
-	if err := budgets(c, rep); err != nil {
-		return err
-	}
-	if err := startupAndSize(c, rep); err != nil {
-		return err
-	}
-	if err := pushgatewaySide(c, rep); err != nil {
-		return err
+	for _, sec := range []struct {
+		name string
+		run  func() error
+	}{
+		{"e2e", func() error { return endToEnd(c, pg, rep) }},
+		{"budgets", func() error { return budgets(c, rep) }},
+		{"startup", func() error { return startupAndSize(c, rep) }},
+		{"pushgateway", func() error { return pushgatewaySide(c, rep) }},
+	} {
+		if c.sections == "all" || slices.Contains(strings.Split(c.sections, ","), sec.name) {
+			if err := sec.run(); err != nil {
+				return err
+			}
+		}
 	}
 	if c.out != "" {
 		if err := os.WriteFile(c.out, rep.b.Bytes(), 0o644); err != nil {
