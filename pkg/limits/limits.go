@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // DefaultMemory is what Memory returns when no limit is set: the memory
@@ -33,10 +34,23 @@ var cgroupRoot = "/sys/fs/cgroup"
 // debug.SetMemoryLimit); math.MaxInt64 when unset. Tests replace it.
 var goMemLimit = func() int64 { return debug.SetMemoryLimit(-1) }
 
+// cached is Memory's value once computed: Apply lowers the runtime's limit
+// that Memory reads, so it must not read it again. Tests reset it.
+var cached atomic.Int64
+
 // Memory returns the memory the process may use, in bytes: the smallest of
 // the cgroup v2 limit, the cgroup v1 limit and GOMEMLIMIT; DefaultMemory
-// when none is set, never less than MinMemory.
+// when none is set, never less than MinMemory. It is computed once.
 func Memory() int64 {
+	if v := cached.Load(); v > 0 {
+		return v
+	}
+	v := memory()
+	cached.Store(v)
+	return v
+}
+
+func memory() int64 {
 	m := int64(math.MaxInt64)
 	for _, f := range []string{"memory.max", "memory/memory.limit_in_bytes"} {
 		if v, ok := readLimit(filepath.Join(cgroupRoot, f)); ok {
@@ -87,7 +101,15 @@ func Apply() int64 {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return debug.SetMemoryLimit(-1)
 	}
-	limit := Memory() / 10 * 8
+	limit := Memory() / 10 * 8 // computed, and kept, before the limit changes
 	debug.SetMemoryLimit(limit)
 	return limit
+}
+
+// Set makes Memory return m (at least MinMemory) until the returned
+// function restores what it returned before: for tests, and for a caller
+// that knows the budget better than the container does.
+func Set(m int64) (restore func()) {
+	old := cached.Swap(max(m, MinMemory))
+	return func() { cached.Store(old) }
 }

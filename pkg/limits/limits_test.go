@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"testing"
 )
 
@@ -35,6 +36,8 @@ func TestMemory(t *testing.T) {
 			oldRoot, oldGo := cgroupRoot, goMemLimit
 			t.Cleanup(func() { cgroupRoot, goMemLimit = oldRoot, oldGo })
 			cgroupRoot, goMemLimit = root, func() int64 { return tc.gomem }
+			cached.Store(0)
+			t.Cleanup(func() { cached.Store(0) })
 			if got := Memory(); got != tc.want {
 				t.Errorf("Memory() = %d, want %d", got, tc.want)
 			}
@@ -53,4 +56,39 @@ func write(t *testing.T, path, s string) {
 	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestApplyKeepsMemory: Apply lowers the runtime's soft limit to 80% of
+// Memory, and Memory does not then read that lowered limit back (which
+// shrank every budget by a fifth).
+func TestApplyKeepsMemory(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "")
+	oldRoot, oldGo := cgroupRoot, goMemLimit
+	t.Cleanup(func() { cgroupRoot, goMemLimit = oldRoot, oldGo; cached.Store(0); debug.SetMemoryLimit(math.MaxInt64) })
+	root := t.TempDir()
+	write(t, filepath.Join(root, "memory.max"), "268435456")
+	cgroupRoot, goMemLimit = root, func() int64 { return debug.SetMemoryLimit(-1) }
+	cached.Store(0)
+	if got := Apply(); got != 256<<20/10*8 {
+		t.Errorf("Apply() = %d, want 80%% of 256 MiB", got)
+	}
+	if got := debug.SetMemoryLimit(-1); got != 256<<20/10*8 {
+		t.Errorf("runtime limit %d", got)
+	}
+	if got := Memory(); got != 256<<20 {
+		t.Errorf("after Apply, Memory() = %d, want 256 MiB", got)
+	}
+}
+
+func TestSet(t *testing.T) {
+	restore := Set(100 << 20)
+	if Memory() != 100<<20 || Input() != 25<<20 {
+		t.Errorf("after Set: Memory %d, Input %d", Memory(), Input())
+	}
+	restore()
+	inner := Set(1)
+	if Memory() != MinMemory {
+		t.Errorf("Set(1): Memory %d, want MinMemory", Memory())
+	}
+	inner()
 }

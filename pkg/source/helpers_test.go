@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"sync"
 	"testing"
 	"time"
@@ -104,8 +103,7 @@ func (r *recorder) only(t *testing.T) seenRequest {
 // bound every source reads up to.
 func smallMemory(t *testing.T) int64 {
 	t.Helper()
-	old := debug.SetMemoryLimit(32 << 20)
-	t.Cleanup(func() { debug.SetMemoryLimit(old) })
+	t.Cleanup(limits.Set(32 << 20))
 	limit := limits.Input()
 	if limit != 8<<20 {
 		t.Fatalf("limits.Input() = %d with a 32 MiB memory limit, want 8 MiB", limit)
