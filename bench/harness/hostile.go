@@ -67,7 +67,7 @@ func budgets(c config, rep *report) error {
 	}
 
 	// Hostile inputs.
-	bombMiB, emptyNodes := 2048, 4_000_000
+	bombMiB, emptyNodes := 2048, 1_000_000
 	if c.quick {
 		bombMiB, emptyNodes = 256, 500_000
 	}

@@ -557,8 +557,26 @@ func (d *decoder) nodeMap(dec *jsontext.Decoder, path string) error {
 	return err
 }
 
-// str reads a string value, interned. It is the caller's to check that
-// the next value is a string (an object member's name always is).
+// uniq reads a string value that does not repeat (a node's name or
+// display name), not interned. It is the caller's to check that the next
+// value is a string.
+func (d *decoder) uniq(dec *jsontext.Decoder) (string, error) {
+	v, err := dec.ReadValue()
+	if err != nil {
+		return "", err
+	}
+	if len(v) >= 2 && v[0] == '"' && bytes.IndexByte(v, '\\') < 0 {
+		d.used += int64(len(v))
+		return string(v[1 : len(v)-1]), nil
+	}
+	d.scratch, err = jsontext.AppendUnquote(d.scratch[:0], v)
+	d.used += int64(len(d.scratch))
+	return string(d.scratch), err
+}
+
+// str reads a string value, interned: IDs (met again as children and
+// boundaries), template, host and phase names. It is the caller's to check
+// that the next value is a string (an object member's name always is).
 func (d *decoder) str(dec *jsontext.Decoder) (string, error) {
 	v, err := dec.ReadValue()
 	if err != nil {
@@ -601,6 +619,16 @@ func (d *decoder) stringField(dec *jsontext.Decoder, field string, dst *string) 
 	return err
 }
 
+// uniqField is stringField for a string that does not repeat.
+func (d *decoder) uniqField(dec *jsontext.Decoder, field string, dst *string) error {
+	if dec.PeekKind() != '"' {
+		return d.wrong(dec, field)
+	}
+	s, err := d.uniq(dec)
+	*dst = s
+	return err
+}
+
 // node reads one node object.
 func (d *decoder) node(dec *jsontext.Decoder) (wfv1.NodeStatus, v4Node, error) {
 	var n wfv1.NodeStatus
@@ -619,9 +647,9 @@ func (d *decoder) node(dec *jsontext.Decoder) (wfv1.NodeStatus, v4Node, error) {
 		case "id":
 			err = d.stringField(dec, "id", &n.ID)
 		case "name":
-			err = d.stringField(dec, "name", &n.Name)
+			err = d.uniqField(dec, "name", &n.Name)
 		case "displayName":
-			err = d.stringField(dec, "displayName", &n.DisplayName)
+			err = d.uniqField(dec, "displayName", &n.DisplayName)
 		case "type":
 			var s string
 			err = d.stringField(dec, "type", &s)
