@@ -38,6 +38,12 @@ type Options struct {
 // status.startedAt. Exit handlers and lifecycle hooks (nodeFlag.hooked, and
 // their subtrees) are not steps of the pipeline.
 func FromWorkflow(wf *wfv1.Workflow, opts Options) *pipeline.Run {
+	return fromWorkflow(wf, nodesOf(wf.Status.Nodes), opts)
+}
+
+// fromWorkflow is FromWorkflow with the node map in the walk's type (the
+// decoder's), wf.Status.Nodes unread.
+func fromWorkflow(wf *wfv1.Workflow, nodes nodeMap, opts Options) *pipeline.Run {
 	run := &pipeline.Run{
 		Engine:      "argo",
 		Namespace:   wf.Namespace,
@@ -47,7 +53,6 @@ func FromWorkflow(wf *wfv1.Workflow, opts Options) *pipeline.Run {
 		Labels:      wf.Labels,
 		Annotations: wf.Annotations,
 	}
-	nodes := wf.Status.Nodes
 	root, hasRoot := nodes[wf.Name]
 	if !hasRoot {
 		for _, n := range nodes {
@@ -95,10 +100,10 @@ func FromWorkflow(wf *wfv1.Workflow, opts Options) *pipeline.Run {
 	}
 	// The outcome: outcome.go (timeouts and stops, from the message's shape,
 	// the step that failed the run, spec.shutdown and the deadline).
-	outcomes := newOutcome(wf)
-	var rootNode *wfv1.NodeStatus
+	outcomes := newOutcome(wf, nodes)
+	var rootNode *node
 	if hasRoot {
-		rootNode = &root
+		rootNode = root
 	}
 	run.Result = outcomes.run(run.Phase, msg, rootNode, run.End)
 	if !run.End.IsZero() && !run.Start.IsZero() {
@@ -118,12 +123,12 @@ func FromWorkflow(wf *wfv1.Workflow, opts Options) *pipeline.Run {
 	run.Steps, run.Retries = argoSteps(run, nodes, wf.Name)
 	refineStepResults(run, outcomes)
 	assignStages(run, nodes)
-	applyKFP(run, wf)
+	applyKFP(run, wf, nodes)
 	return run
 }
 
 // argoSteps walks the node map and returns the steps and retried steps.
-func argoSteps(run *pipeline.Run, nodes wfv1.Nodes, wfName string) ([]pipeline.Step, []pipeline.Retry) {
+func argoSteps(run *pipeline.Run, nodes nodeMap, wfName string) ([]pipeline.Step, []pipeline.Retry) {
 	if len(nodes) == 0 {
 		return nil, nil
 	}
@@ -260,13 +265,13 @@ func argoSteps(run *pipeline.Run, nodes wfv1.Nodes, wfName string) ([]pipeline.S
 		// should contribute"), and those children can be the next tasks.
 		// A container set's usage is on its pod node, none on its
 		// Container nodes.
-		if n.Type == wfv1.NodeTypePod && len(n.ResourcesDuration) > 0 {
-			s.Resources = make(map[string]float64, len(n.ResourcesDuration))
-			for r, d := range n.ResourcesDuration {
-				if d < 0 {
+		if n.Type == wfv1.NodeTypePod && len(n.Resources) > 0 {
+			s.Resources = make(map[string]float64, len(n.Resources))
+			for _, r := range n.Resources {
+				if r.Seconds < 0 {
 					continue
 				}
-				s.Resources[string(r)] = float64(d)
+				s.Resources[r.Name] = float64(r.Seconds)
 			}
 		}
 		if n.Outputs != nil && len(n.Outputs.Parameters) > 0 {
@@ -324,7 +329,7 @@ func argoSteps(run *pipeline.Run, nodes wfv1.Nodes, wfName string) ([]pipeline.S
 //
 // Each node's answer is memoized along its boundaryID chain, so the walk
 // is linear in the number of nodes.
-func argoHookedNodes(nodes wfv1.Nodes, wfName string) map[string]bool {
+func argoHookedNodes(nodes nodeMap, wfName string) map[string]bool {
 	const (
 		unknown uint8 = iota
 		visiting
@@ -384,7 +389,7 @@ func argoHookedNodes(nodes wfv1.Nodes, wfName string) map[string]bool {
 // daemoned node still Running, with a finishedAt, whose boundary node (its
 // steps or DAG template) has completed, or in a run that has finished. See
 // the comment at its use in argoSteps.
-func argoDaemonDone(run *pipeline.Run, nodes wfv1.Nodes, n wfv1.NodeStatus) bool {
+func argoDaemonDone(run *pipeline.Run, nodes nodeMap, n *node) bool {
 	if !n.IsDaemoned() || n.Phase != wfv1.NodeRunning || n.FinishedAt.IsZero() {
 		return false
 	}
@@ -395,7 +400,7 @@ func argoDaemonDone(run *pipeline.Run, nodes wfv1.Nodes, n wfv1.NodeStatus) bool
 	return ok && n.BoundaryID != "" && b.Phase.Completed()
 }
 
-func isArgoHook(n wfv1.NodeStatus, wfName string) bool {
+func isArgoHook(n *node, wfName string) bool {
 	if n.NodeFlag != nil && n.NodeFlag.Hooked {
 		return true
 	}
@@ -403,7 +408,7 @@ func isArgoHook(n wfv1.NodeStatus, wfName string) bool {
 	return n.Name == wfName+".onExit" || strings.HasSuffix(n.Name, ".onExit")
 }
 
-func argoTemplate(n wfv1.NodeStatus) string {
+func argoTemplate(n *node) string {
 	if n.TemplateRef != nil && n.TemplateRef.Name != "" {
 		return n.TemplateRef.Name + "/" + n.TemplateRef.Template
 	}

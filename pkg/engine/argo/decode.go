@@ -32,7 +32,10 @@ import (
 // Times no timestamp can hold (before 1678, after 2262) are dropped with a
 // warning. See DecodeFrom for the bounds.
 func Decode(data []byte) (*wfv1.Workflow, []string, error) {
-	wf, _, warnings, err := decode(data)
+	wf, nodes, _, warnings, err := decode(data)
+	if wf != nil {
+		wf.Status.Nodes = nodes.status()
+	}
 	return wf, warnings, err
 }
 
@@ -43,43 +46,47 @@ func Decode(data []byte) (*wfv1.Workflow, []string, error) {
 // compressed node map that inflates to more than a quarter of it
 // (pkg/limits).
 func DecodeFrom(r io.Reader) (*wfv1.Workflow, []string, error) {
-	wf, _, warnings, err := readWorkflow(r)
+	wf, nodes, _, warnings, err := readWorkflow(r)
+	if wf != nil {
+		wf.Status.Nodes = nodes.status()
+	}
 	return wf, warnings, err
 }
 
-// decode is Decode, also returning the Argo v4 node fields that v3's types
-// have no place for.
-func decode(data []byte) (*wfv1.Workflow, v4Nodes, []string, error) {
+// decode is Decode, returning the nodes in the walk's type apart from the
+// workflow, and the Argo v4 node fields that v3's types have no place for.
+func decode(data []byte) (*wfv1.Workflow, nodeMap, v4Nodes, []string, error) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
-		return nil, nil, nil, errors.New("decode workflow: input is empty")
+		return nil, nil, nil, nil, errors.New("decode workflow: input is empty")
 	}
 	if data[0] != '{' {
 		// YAML is converted whole: bound it tighter than JSON, which is
 		// streamed, since the conversion holds several copies.
 		if int64(len(data)) > limits.Input()/2 {
-			return nil, nil, nil, fmt.Errorf("decode workflow: %d MiB of YAML is more than this process converts within its memory limit (%d MiB); pass JSON (kubectl get wf -o json), which is streamed: %w",
+			return nil, nil, nil, nil, fmt.Errorf("decode workflow: %d MiB of YAML is more than this process converts within its memory limit (%d MiB); pass JSON (kubectl get wf -o json), which is streamed: %w",
 				len(data)>>20, limits.Input()/2>>20, ErrTooLarge)
 		}
 		j, err := yaml.YAMLToJSON(data)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("decode workflow: not YAML or JSON: %s", engine.OneLine(err.Error()))
+			return nil, nil, nil, nil, fmt.Errorf("decode workflow: not YAML or JSON: %s", engine.OneLine(err.Error()))
 		}
 		data = j
 		if len(data) == 0 || data[0] != '{' {
-			return nil, nil, nil, fmt.Errorf("decode workflow: expected an object, got %q", engine.Truncate(string(data), 40))
+			return nil, nil, nil, nil, fmt.Errorf("decode workflow: expected an object, got %q", engine.Truncate(string(data), 40))
 		}
 	}
 	return readWorkflow(bytes.NewReader(data))
 }
 
-func checkKind(wf *wfv1.Workflow) error {
+// checkKind checks that wf is a Workflow; nodes is the size of its node map.
+func checkKind(wf *wfv1.Workflow, nodes int) error {
 	switch wf.Kind {
 	case "Workflow":
 	case "":
 		// Some tools print the object without apiVersion and kind; accept it
 		// if it looks like a workflow.
-		if wf.Status.Phase == "" && wf.Status.StartedAt.IsZero() && len(wf.Status.Nodes) == 0 &&
+		if wf.Status.Phase == "" && wf.Status.StartedAt.IsZero() && nodes == 0 &&
 			wf.Status.CompressedNodes == "" && len(wf.Spec.Templates) == 0 && wf.Spec.WorkflowTemplateRef == nil {
 			return errors.New("decode workflow: not an Argo Workflow: no kind, no spec and no status")
 		}

@@ -65,11 +65,11 @@ func (Engine) Detect(data []byte) bool {
 // Read decodes one Workflow (see Decode) and builds its run (see
 // FromWorkflow); opts.Status is {{workflow.status}}, opts.Self is unused.
 func (Engine) Read(data []byte, opts engine.Options) (*pipeline.Run, []string, error) {
-	wf, v4, warnings, err := decode(data)
+	wf, nodes, v4, warnings, err := decode(data)
 	if err != nil {
 		return nil, warnings, err
 	}
-	run := FromWorkflow(wf, Options{Status: opts.Status})
+	run := fromWorkflow(wf, nodes, Options{Status: opts.Status})
 	applyV4(run, v4)
 	return run, warnings, nil
 }
@@ -84,11 +84,11 @@ var _ engine.StreamReader = Engine{}
 // ReadStream is Read of the JSON text r, streamed (see DecodeFrom): only the
 // nodes are held, never the text.
 func (Engine) ReadStream(r io.Reader, opts engine.Options) (*pipeline.Run, []string, error) {
-	wf, v4, warnings, err := readWorkflow(r)
+	wf, nodes, v4, warnings, err := readWorkflow(r)
 	if err != nil {
 		return nil, warnings, err
 	}
-	run := FromWorkflow(wf, Options{Status: opts.Status})
+	run := fromWorkflow(wf, nodes, Options{Status: opts.Status})
 	applyV4(run, v4)
 	return run, warnings, nil
 }

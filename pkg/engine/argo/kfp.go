@@ -83,7 +83,7 @@ func kfpTemplateRole(name string) kfpRole {
 // isKFP says whether wf was compiled by KFP v2: its pods carry the
 // v2_component annotation or label, or it has the driver templates (in its
 // spec, or as the templates of its nodes when the spec is not there).
-func isKFP(wf *wfv1.Workflow) bool {
+func isKFP(wf *wfv1.Workflow, nodes nodeMap) bool {
 	if pm := wf.Spec.PodMetadata; pm != nil && (pm.Annotations[kfpV2Component] == "true" || pm.Labels[kfpV2Component] == "true") {
 		return true
 	}
@@ -92,7 +92,7 @@ func isKFP(wf *wfv1.Workflow) bool {
 			return true
 		}
 	}
-	for _, n := range wf.Status.Nodes {
+	for _, n := range nodes {
 		if n.TemplateName == kfpContainerDriver || n.TemplateName == kfpDAGDriver {
 			return true
 		}
@@ -142,14 +142,13 @@ func kfpPipelineName(wf *wfv1.Workflow) string {
 // applyKFP rewrites the steps and retried steps of a KFP-compiled workflow
 // (see the comment at the top of this file); other workflows are left as
 // they are. It runs after assignStages.
-func applyKFP(run *pipeline.Run, wf *wfv1.Workflow) {
-	if !isKFP(wf) {
+func applyKFP(run *pipeline.Run, wf *wfv1.Workflow, nodes nodeMap) {
+	if !isKFP(wf, nodes) {
 		return
 	}
 	if p := kfpPipelineName(wf); p != "" {
 		run.Pipeline = p
 	}
-	nodes := wf.Status.Nodes
 	for i := range run.Steps {
 		s := &run.Steps[i]
 		n, ok := nodes[s.ID]
@@ -201,7 +200,7 @@ func applyKFP(run *pipeline.Run, wf *wfv1.Workflow) {
 // of the system-container-executor DAG node that is its boundary (the impl
 // pod, its Retry node and the attempts are all nodes of that DAG
 // template), or empty when the shape is not that.
-func kfpTask(nodes wfv1.Nodes, n wfv1.NodeStatus) string {
+func kfpTask(nodes nodeMap, n *node) string {
 	b, ok := nodes[n.BoundaryID]
 	if !ok || n.BoundaryID == "" || kfpTemplateRole(b.TemplateName) != kfpExecutor {
 		return ""
@@ -213,7 +212,7 @@ func kfpTask(nodes wfv1.Nodes, n wfv1.NodeStatus) string {
 // "iteration-iterations(<i>:<i>)" DAG node on its boundaryID chain, outer
 // loops first and joined with "." for nested loops ("1.0"); empty outside
 // any loop.
-func kfpItem(nodes wfv1.Nodes, n wfv1.NodeStatus) string {
+func kfpItem(nodes nodeMap, n *node) string {
 	var idx []string
 	seen := map[string]bool{}
 	for id := n.BoundaryID; id != "" && !seen[id]; {

@@ -158,10 +158,11 @@ func TestKFPNestedItem(t *testing.T) {
 		"exec":  {ID: "exec", DisplayName: "train", Type: wfv1.NodeTypeDAG, TemplateName: kfpContainerExecutor, BoundaryID: "inner"},
 		"pod":   {ID: "pod", DisplayName: "executor", Type: wfv1.NodeTypePod, TemplateName: "metadata-1-1-retry-system-container-impl", BoundaryID: "exec"},
 	}
-	if got := kfpItem(nodes, nodes["pod"]); got != "1.0" {
+	m := nodesOf(nodes)
+	if got := kfpItem(m, m["pod"]); got != "1.0" {
 		t.Errorf("item %q, want 1.0", got)
 	}
-	if got := kfpTask(nodes, nodes["pod"]); got != "train" {
+	if got := kfpTask(m, m["pod"]); got != "train" {
 		t.Errorf("task %q, want train", got)
 	}
 }
@@ -177,7 +178,7 @@ func TestKFPDetection(t *testing.T) {
 		if err != nil {
 			continue
 		}
-		if isKFP(wf) {
+		if isKFP(wf, nodesOf(wf.Status.Nodes)) {
 			t.Errorf("%s taken for a KFP workflow", filepath.Base(f))
 		}
 	}

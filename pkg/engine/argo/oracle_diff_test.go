@@ -66,7 +66,7 @@ func sameAsOracle(t *testing.T, name string, data []byte) bool {
 	if oerr != nil || len(ow) > 0 {
 		return false
 	}
-	wf, v4, w, err := decode(data)
+	wf, nodes, v4, w, err := decode(data)
 	if err != nil {
 		t.Errorf("%s: the oracle reads it, the stream decoder says %v", name, err)
 		return true
@@ -74,7 +74,9 @@ func sameAsOracle(t *testing.T, name string, data []byte) bool {
 	if len(w) > 0 {
 		t.Errorf("%s: warnings %q where the oracle has none", name, w)
 	}
-	a, b := FromWorkflow(wf, Options{}), FromWorkflow(owf, Options{})
+	// The stream decoder's nodes, walked as they come, against the
+	// oracle's Argo types through FromWorkflow (the conversion nodesOf).
+	a, b := fromWorkflow(wf, nodes, Options{}), FromWorkflow(owf, Options{})
 	applyV4(a, v4)
 	applyV4(b, ov4)
 	if !reflect.DeepEqual(a, b) {

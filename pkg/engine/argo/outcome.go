@@ -187,7 +187,7 @@ func stripQuoted(s string) string {
 // the exit handler runs: the nodes that caused a failure, spec.shutdown and
 // the workflow deadline.
 type outcome struct {
-	nodes    wfv1.Nodes
+	nodes    nodeMap
 	shutdown wfv1.ShutdownStrategy
 	// stopped: activeDeadlineSeconds is 0, the old way to terminate
 	// (workflow/util/util.go: FormulateResubmitWorkflow: "if it was
@@ -200,8 +200,8 @@ type outcome struct {
 	memo     map[string]pipeline.Result
 }
 
-func newOutcome(wf *wfv1.Workflow) *outcome {
-	o := &outcome{nodes: wf.Status.Nodes, shutdown: wf.Spec.Shutdown}
+func newOutcome(wf *wfv1.Workflow, nodes nodeMap) *outcome {
+	o := &outcome{nodes: nodes, shutdown: wf.Spec.Shutdown}
 	stored := wf.Status.StoredWorkflowSpec
 	if o.shutdown == "" && stored != nil {
 		o.shutdown = stored.Shutdown
@@ -224,7 +224,7 @@ func newOutcome(wf *wfv1.Workflow) *outcome {
 // run is the run's result, from the outcome phase (the root node's, or
 // {{workflow.status}}), its message and the root node (nil if none) that
 // ended at end.
-func (o *outcome) run(phase, message string, root *wfv1.NodeStatus, end time.Time) pipeline.Result {
+func (o *outcome) run(phase, message string, root *node, end time.Time) pipeline.Result {
 	r := resultOfPhase(phase)
 	if r != pipeline.ResultFailure && r != pipeline.ResultError {
 		return r
@@ -241,7 +241,7 @@ func (o *outcome) run(phase, message string, root *wfv1.NodeStatus, end time.Tim
 	if root != nil {
 		n := *root
 		n.Phase, n.Message = wfv1.NodePhase(phase), message
-		if f := o.follow(n, 0); f == pipeline.ResultTimeout || f == pipeline.ResultCancellation {
+		if f := o.follow(&n, 0); f == pipeline.ResultTimeout || f == pipeline.ResultCancellation {
 			return f
 		}
 	}
@@ -253,9 +253,9 @@ func (o *outcome) run(phase, message string, root *wfv1.NodeStatus, end time.Tim
 }
 
 // node is a step's or Retry's result.
-func (o *outcome) node(n wfv1.NodeStatus) pipeline.Result { return o.nodeAt(n, 0) }
+func (o *outcome) node(n *node) pipeline.Result { return o.nodeAt(n, 0) }
 
-func (o *outcome) nodeAt(n wfv1.NodeStatus, depth int) pipeline.Result {
+func (o *outcome) nodeAt(n *node, depth int) pipeline.Result {
 	r := resultOfPhase(string(n.Phase))
 	if r != pipeline.ResultFailure && r != pipeline.ResultError {
 		return r
@@ -294,7 +294,7 @@ func (o *outcome) nodeAt(n wfv1.NodeStatus, depth int) pipeline.Result {
 
 // follow classifies the node that made n fail: ResultTimeout or
 // ResultCancellation if that node timed out or was stopped, else ResultNone.
-func (o *outcome) follow(n wfv1.NodeStatus, depth int) pipeline.Result {
+func (o *outcome) follow(n *node, depth int) pipeline.Result {
 	if depth >= maxFollow {
 		return pipeline.ResultNone
 	}
@@ -338,7 +338,7 @@ func (o *outcome) follow(n wfv1.NodeStatus, depth int) pipeline.Result {
 }
 
 // lookup finds a node by ID, else by name.
-func (o *outcome) lookup(ref string) (wfv1.NodeStatus, bool) {
+func (o *outcome) lookup(ref string) (*node, bool) {
 	if n, ok := o.nodes[ref]; ok {
 		return n, true
 	}
@@ -352,7 +352,7 @@ func (o *outcome) lookup(ref string) (wfv1.NodeStatus, bool) {
 	}
 	id, ok := o.byName[ref]
 	if !ok {
-		return wfv1.NodeStatus{}, false
+		return nil, false
 	}
 	return o.nodes[id], true
 }
@@ -392,7 +392,7 @@ func killed(message string) bool {
 	return sm != nil && (sm[1] == "137" || sm[1] == "143") && strings.TrimSpace(sm[2]) == ""
 }
 
-func isHookedNode(n wfv1.NodeStatus) bool { return n.NodeFlag != nil && n.NodeFlag.Hooked }
+func isHookedNode(n *node) bool { return n.NodeFlag != nil && n.NodeFlag.Hooked }
 
 // refineStepResults reclassifies the failed steps and Retry nodes with what
 // the whole status tells (see outcome.node).

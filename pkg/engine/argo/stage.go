@@ -43,12 +43,12 @@ func splitItem(name string) (stage, item string) {
 // container of a container set is a part of its pod (its boundaryID is the
 // pod node: container_set_template.go executeContainerSet) and sits in the
 // pod's stage.
-func assignStages(run *pipeline.Run, nodes wfv1.Nodes) {
+func assignStages(run *pipeline.Run, nodes nodeMap) {
 	for i := range run.Steps {
 		s := &run.Steps[i]
 		s.Stage, s.Item = splitItem(s.Name)
 		if s.Type == string(wfv1.NodeTypeContainer) {
-			if n, ok := nodes[s.ID]; ok && n.BoundaryID != "" && nodes[n.BoundaryID].Type == wfv1.NodeTypePod {
+			if n, ok := nodes[s.ID]; ok && n.BoundaryID != "" && isPod(nodes[n.BoundaryID]) {
 				s.Parent = n.BoundaryID
 			}
 		}
@@ -59,3 +59,6 @@ func assignStages(run *pipeline.Run, nodes wfv1.Nodes) {
 		r.Stage, _ = splitItem(r.Name)
 	}
 }
+
+// isPod reports whether n (nil when missing) is a Pod node.
+func isPod(n *node) bool { return n != nil && n.Type == wfv1.NodeTypePod }

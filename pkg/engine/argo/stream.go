@@ -15,7 +15,6 @@ import (
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/klauspost/compress/zstd"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/step-metrics/step-metrics/pkg/engine"
@@ -64,6 +63,7 @@ var ErrTooLarge = errors.New("too large for the memory limit")
 type decoder struct {
 	dec      *jsontext.Decoder
 	wf       *wfv1.Workflow
+	nodeMap  nodeMap
 	v4       v4Nodes
 	warnings []string
 	strs     map[string]string // interned strings
@@ -90,16 +90,19 @@ func newDecoder(r io.Reader) *decoder {
 
 // readWorkflow decodes a Workflow from the JSON text r. Errors are one
 // line and say what is wrong; the warnings are about fields skipped.
-func readWorkflow(r io.Reader) (*wfv1.Workflow, v4Nodes, []string, error) {
+//
+// The nodes are returned apart, in the walk's type; wf.Status.Nodes is
+// left empty (Decode fills it from them).
+func readWorkflow(r io.Reader) (*wfv1.Workflow, nodeMap, v4Nodes, []string, error) {
 	d := newDecoder(r)
 	if err := d.object(); err != nil {
-		return nil, nil, d.warnings, err
+		return nil, nil, nil, d.warnings, err
 	}
 	d.summarize()
-	if err := checkKind(d.wf); err != nil {
-		return nil, nil, d.warnings, err
+	if err := checkKind(d.wf, len(d.nodeMap)); err != nil {
+		return nil, nil, nil, d.warnings, err
 	}
-	return d.wf, d.v4, d.warnings, nil
+	return d.wf, d.nodeMap, d.v4, d.warnings, nil
 }
 
 func (d *decoder) warnf(format string, args ...any) {
@@ -376,10 +379,10 @@ func (d *decoder) status() error {
 				err = d.dec.SkipValue()
 				break
 			}
-			if d.wf.Status.Nodes == nil {
-				d.wf.Status.Nodes = wfv1.Nodes{}
+			if d.nodeMap == nil {
+				d.nodeMap = nodeMap{}
 			}
-			err = d.nodeMap(d.dec, "status.nodes")
+			err = d.readNodes(d.dec, "status.nodes")
 		case "compressedNodes":
 			compressed, err = d.topString("status.compressedNodes")
 		case "taskResultsCompletionStatus", "storedTemplates":
@@ -399,7 +402,7 @@ func (d *decoder) status() error {
 		return err
 	}
 	d.checkTimes()
-	if compressed != "" && len(d.wf.Status.Nodes) == 0 {
+	if compressed != "" && len(d.nodeMap) == 0 {
 		if err := d.compressedNodes(compressed); err != nil {
 			return fmt.Errorf("workflow %s: status.compressedNodes: %w", engine.Truncate(d.wf.Name, 60), err)
 		}
@@ -467,8 +470,8 @@ func (d *decoder) compressedNodes(s string) error {
 		}
 		return fmt.Errorf("decoded node map is not JSON object but a JSON %s", kindName(k))
 	}
-	d.wf.Status.Nodes = wfv1.Nodes{}
-	if err := d.nodeMap(dec, "status.compressedNodes"); err != nil {
+	d.nodeMap = nodeMap{}
+	if err := d.readNodes(dec, "status.compressedNodes"); err != nil {
 		if lr.err != nil {
 			return lr.err
 		}
@@ -512,8 +515,8 @@ func (b *boundedReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// nodeMap reads a node map object: ID -> node.
-func (d *decoder) nodeMap(dec *jsontext.Decoder, path string) error {
+// readNodes reads a node map object: ID -> node.
+func (d *decoder) readNodes(dec *jsontext.Decoder, path string) error {
 	if _, err := dec.ReadToken(); err != nil {
 		return err
 	}
@@ -534,7 +537,7 @@ func (d *decoder) nodeMap(dec *jsontext.Decoder, path string) error {
 			if err != nil {
 				return err
 			}
-			d.wf.Status.Nodes[id] = n
+			d.nodeMap[id] = n
 			if v4.FailedPodRestarts > 0 || v4.TaskResultSynced != nil {
 				if d.v4 == nil {
 					d.v4 = v4Nodes{}
@@ -545,7 +548,7 @@ func (d *decoder) nodeMap(dec *jsontext.Decoder, path string) error {
 			if err := dec.SkipValue(); err != nil {
 				return err
 			}
-			d.wf.Status.Nodes[id] = wfv1.NodeStatus{}
+			d.nodeMap[id] = &node{}
 		default:
 			d.wrongType["a node that is not an object"]++
 			if err := dec.SkipValue(); err != nil {
@@ -630,8 +633,8 @@ func (d *decoder) uniqField(dec *jsontext.Decoder, field string, dst *string) er
 }
 
 // node reads one node object.
-func (d *decoder) node(dec *jsontext.Decoder) (wfv1.NodeStatus, v4Node, error) {
-	var n wfv1.NodeStatus
+func (d *decoder) node(dec *jsontext.Decoder) (*node, v4Node, error) {
+	n := &node{}
 	var v4 v4Node
 	if _, err := dec.ReadToken(); err != nil {
 		return n, v4, err
@@ -671,21 +674,21 @@ func (d *decoder) node(dec *jsontext.Decoder) (wfv1.NodeStatus, v4Node, error) {
 		case "finishedAt":
 			err = d.timeField(dec, "finishedAt", &n.FinishedAt)
 		case "templateRef":
-			err = d.templateRef(dec, &n)
+			err = d.templateRef(dec, n)
 		case "resourcesDuration":
-			err = d.resources(dec, &n)
+			err = d.resources(dec, n)
 		case "nodeFlag":
-			err = d.nodeFlag(dec, &n)
+			err = d.nodeFlag(dec, n)
 		case "daemoned":
 			var b bool
 			var ok bool
 			if ok, b, err = d.boolField(dec, "daemoned"); ok {
-				n.Daemoned = &b
+				n.Daemoned = b
 			}
 		case "children":
-			err = d.children(dec, &n)
+			err = d.children(dec, n)
 		case "outputs":
-			err = d.outputs(dec, &n)
+			err = d.outputs(dec, n)
 		case "failedPodRestarts":
 			if dec.PeekKind() != '0' {
 				err = d.wrong(dec, "failedPodRestarts")
@@ -713,8 +716,8 @@ func (d *decoder) node(dec *jsontext.Decoder) (wfv1.NodeStatus, v4Node, error) {
 	}
 	if n.Type != wfv1.NodeTypePod {
 		// Only pods' usage is read (see argoSteps); the sums the
-		// controller gives the other nodes are a map each, not kept.
-		n.ResourcesDuration = nil
+		// controller gives the other nodes are not kept.
+		n.Resources = nil
 	}
 	_, err := dec.ReadToken()
 	return n, v4, err
@@ -765,7 +768,7 @@ func (d *decoder) timeField(dec *jsontext.Decoder, field string, dst *metav1.Tim
 	return nil
 }
 
-func (d *decoder) templateRef(dec *jsontext.Decoder, n *wfv1.NodeStatus) error {
+func (d *decoder) templateRef(dec *jsontext.Decoder, n *node) error {
 	if dec.PeekKind() != '{' {
 		return d.wrong(dec, "templateRef")
 	}
@@ -793,7 +796,7 @@ func (d *decoder) intern(s string) string {
 }
 
 // resources reads resourcesDuration: resource name -> whole seconds.
-func (d *decoder) resources(dec *jsontext.Decoder, n *wfv1.NodeStatus) error {
+func (d *decoder) resources(dec *jsontext.Decoder, n *node) error {
 	if dec.PeekKind() != '{' {
 		return d.wrong(dec, "resourcesDuration")
 	}
@@ -820,17 +823,14 @@ func (d *decoder) resources(dec *jsontext.Decoder, n *wfv1.NodeStatus) error {
 			d.wrongType["resourcesDuration."+engine.Truncate(name, 40)]++
 			continue
 		}
-		if n.ResourcesDuration == nil {
-			n.ResourcesDuration = make(wfv1.ResourcesDuration, 2)
-		}
-		n.ResourcesDuration[corev1.ResourceName(name)] = wfv1.ResourceDuration(int64(f))
-		d.used += 64
+		n.Resources = setResource(n.Resources, name, int64(f))
+		d.used += 32
 	}
 	_, err := dec.ReadToken()
 	return err
 }
 
-func (d *decoder) nodeFlag(dec *jsontext.Decoder, n *wfv1.NodeStatus) error {
+func (d *decoder) nodeFlag(dec *jsontext.Decoder, n *node) error {
 	if dec.PeekKind() != '{' {
 		return d.wrong(dec, "nodeFlag")
 	}
@@ -868,7 +868,7 @@ func (d *decoder) nodeFlag(dec *jsontext.Decoder, n *wfv1.NodeStatus) error {
 	return err
 }
 
-func (d *decoder) children(dec *jsontext.Decoder, n *wfv1.NodeStatus) error {
+func (d *decoder) children(dec *jsontext.Decoder, n *node) error {
 	if dec.PeekKind() != '[' {
 		return d.wrong(dec, "children")
 	}
@@ -895,7 +895,7 @@ func (d *decoder) children(dec *jsontext.Decoder, n *wfv1.NodeStatus) error {
 
 // outputs reads a node's outputs.parameters (where steps publish their
 // own metrics); the rest of outputs is skipped.
-func (d *decoder) outputs(dec *jsontext.Decoder, n *wfv1.NodeStatus) error {
+func (d *decoder) outputs(dec *jsontext.Decoder, n *node) error {
 	if dec.PeekKind() != '{' {
 		return d.wrong(dec, "outputs")
 	}
@@ -1071,4 +1071,16 @@ func trailingBackslashes(q []byte, carry int) int {
 		n += carry
 	}
 	return n
+}
+
+// setResource sets name's seconds in rs, as a map would: a repeated name
+// (a duplicate JSON member) replaces the earlier value.
+func setResource(rs []resource, name string, secs int64) []resource {
+	for i := range rs {
+		if rs[i].Name == name {
+			rs[i].Seconds = secs
+			return rs
+		}
+	}
+	return append(rs, resource{Name: name, Seconds: secs})
 }

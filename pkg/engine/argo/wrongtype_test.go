@@ -19,11 +19,11 @@ func TestWrongTypeCostsOnlyTheField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cleanWF, _, _, err := decode(clean)
+	cleanWF, cleanNodes, _, _, err := decode(clean)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := FromWorkflow(cleanWF, Options{})
+	want := fromWorkflow(cleanWF, cleanNodes, Options{})
 	if len(want.Steps) < 3 {
 		t.Fatalf("the clean run has %d steps", len(want.Steps))
 	}
@@ -43,11 +43,11 @@ func TestWrongTypeCostsOnlyTheField(t *testing.T) {
 				t.Fatalf("fixture lacks %q", tc.old)
 			}
 			in := strings.Replace(string(clean), tc.old, tc.new, 1)
-			wf, _, warnings, err := decode([]byte(in))
+			wf, nodes, _, warnings, err := decode([]byte(in))
 			if err != nil {
 				t.Fatalf("decode: %v", err)
 			}
-			got := FromWorkflow(wf, Options{})
+			got := fromWorkflow(wf, nodes, Options{})
 			if len(warnings) != 1 || !strings.Contains(warnings[0], tc.field) {
 				t.Errorf("warnings %q, want one naming %s", warnings, tc.field)
 			}
