@@ -132,7 +132,7 @@ func argoSteps(run *pipeline.Run, nodes nodeMap, wfName string) ([]pipeline.Step
 	if len(nodes) == 0 {
 		return nil, nil
 	}
-	hooked := argoHookedNodes(nodes, wfName)
+	argoHookedNodes(nodes, wfName) // marks node.walk
 	// A Retry node's children are its attempts and, when the retried step
 	// has hooks, the hook nodes: runOnExitNode and executeTmplLifeCycleHook
 	// add "<step>.onExit" and "<step>.hooks.<event>" as children of the
@@ -151,12 +151,12 @@ func argoSteps(run *pipeline.Run, nodes nodeMap, wfName string) ([]pipeline.Step
 		case wfv1.NodeTypePod, wfv1.NodeTypeContainer, wfv1.NodeTypeHTTP, wfv1.NodeTypePlugin, wfv1.NodeTypeSuspend, wfv1.NodeTypeSkipped:
 			work++
 		}
-		if n.Type != wfv1.NodeTypeRetry || hooked[id] {
+		if n.Type != wfv1.NodeTypeRetry || n.walk == walkInHook {
 			continue
 		}
 		i := 0
 		for _, c := range n.Children {
-			if cn, ok := nodes[c]; ok && (hooked[c] || isArgoHook(cn, wfName)) {
+			if cn, ok := nodes[c]; ok && (cn.walk == walkInHook || isArgoHook(cn, wfName)) {
 				continue
 			}
 			if _, dup := attemptOf[c]; !dup && c != id {
@@ -172,7 +172,7 @@ func argoSteps(run *pipeline.Run, nodes nodeMap, wfName string) ([]pipeline.Step
 	unknownTypes := map[string]bool{}
 	skewed, noStart := 0, 0
 	for id, n := range nodes {
-		if hooked[id] {
+		if n.walk == walkInHook {
 			continue
 		}
 		var kind pipeline.Kind
@@ -293,7 +293,14 @@ func argoSteps(run *pipeline.Run, nodes nodeMap, wfName string) ([]pipeline.Step
 	if noStart > 0 {
 		run.Warnf("%d finished step(s) lack startedAt or finishedAt; no duration for them", noStart)
 	}
-	slices.SortFunc(steps, func(a, b pipeline.Step) int {
+	// Sorted by index, then moved once: a Step is 288 bytes, too big to
+	// swap and copy into every comparison.
+	order := make([]int32, len(steps))
+	for i := range order {
+		order[i] = int32(i) //nolint:gosec // G115: fewer steps than nodes, and a node costs hundreds of bytes
+	}
+	slices.SortFunc(order, func(i, j int32) int {
+		a, b := &steps[i], &steps[j]
 		if !a.Start.Equal(b.Start) {
 			switch {
 			case a.Start.IsZero():
@@ -308,12 +315,13 @@ func argoSteps(run *pipeline.Run, nodes nodeMap, wfName string) ([]pipeline.Step
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
+	permute(steps, order)
 	slices.SortFunc(retries, func(a, b pipeline.Retry) int { return strings.Compare(a.ID, b.ID) })
 	return steps, retries
 }
 
-// argoHookedNodes returns the IDs of exit handlers and lifecycle hooks and
-// of the nodes inside them. A node is inside a hook when its boundaryID
+// argoHookedNodes marks (node.walk) the exit handlers and lifecycle hooks
+// and the nodes inside them, and returns how many there are. A node is inside a hook when its boundaryID
 // chain reaches a hook node, as the controller itself decides what is part
 // of an exit handler (NodeStatus.IsPartOfExitHandler): a hook template's
 // nodes have the hook node (or a node inside it) as boundaryID.
@@ -329,57 +337,50 @@ func argoSteps(run *pipeline.Run, nodes nodeMap, wfName string) ([]pipeline.Step
 //
 // Each node's answer is memoized along its boundaryID chain, so the walk
 // is linear in the number of nodes.
-func argoHookedNodes(nodes nodeMap, wfName string) map[string]bool {
-	const (
-		unknown uint8 = iota
-		visiting
-		inHook
-		outside
-	)
-	state := make(map[string]uint8, len(nodes))
-	for id, n := range nodes {
+func argoHookedNodes(nodes nodeMap, wfName string) int {
+	for _, n := range nodes {
+		n.walk = walkUnknown
+	}
+	for _, n := range nodes {
 		if !isArgoHook(n, wfName) {
 			continue
 		}
-		state[id] = inHook
+		n.walk = walkInHook
 		if n.Type == wfv1.NodeTypeRetry {
 			for _, c := range n.Children {
 				if cn, ok := nodes[c]; ok && strings.HasPrefix(cn.Name, n.Name+"(") {
-					state[c] = inHook
+					cn.walk = walkInHook
 				}
 			}
 		}
 	}
-	var path []string
-	for id := range nodes {
+	var path []*node
+	for _, start := range nodes {
 		path = path[:0]
-		cur, result := id, outside
+		cur, result := start, walkOutside
 		for {
-			if st := state[cur]; st == inHook || st == outside {
+			if st := cur.walk; st == walkInHook || st == walkOutside {
 				result = st
 				break
-			} else if st == visiting {
+			} else if st == walkVisiting {
 				break // a boundaryID cycle: outside any hook
 			}
-			n, ok := nodes[cur]
-			if !ok {
-				break
-			}
-			state[cur] = visiting
+			cur.walk = walkVisiting
 			path = append(path, cur)
-			if n.BoundaryID == "" {
+			next, ok := nodes[cur.BoundaryID]
+			if cur.BoundaryID == "" || !ok {
 				break
 			}
-			cur = n.BoundaryID
+			cur = next
 		}
 		for _, p := range path {
-			state[p] = result
+			p.walk = result
 		}
 	}
-	hooked := map[string]bool{}
-	for id, st := range state {
-		if _, ok := nodes[id]; ok && st == inHook {
-			hooked[id] = true
+	hooked := 0
+	for _, n := range nodes {
+		if n.walk == walkInHook {
+			hooked++
 		}
 	}
 	return hooked
@@ -457,4 +458,25 @@ func RunFromArguments(name, namespace, uid, status string) *pipeline.Run {
 	}
 	run.Warnf("the workflow could not be read: pushing its outcome from the arguments only (pipeline %q guessed from the name; no durations, no steps)", run.Pipeline)
 	return run
+}
+
+// permute puts steps in the given order in place: order[k] is the index
+// of the step that goes k-th. It follows each cycle once (order is used up).
+func permute(steps []pipeline.Step, order []int32) {
+	for i := range order {
+		if order[i] < 0 {
+			continue
+		}
+		tmp := steps[i]
+		for j := i; ; {
+			k := int(order[j])
+			order[j] = -1
+			if k == i {
+				steps[j] = tmp
+				break
+			}
+			steps[j] = steps[k]
+			j = k
+		}
+	}
 }

@@ -29,7 +29,18 @@ type node struct {
 	// Resources is resourcesDuration: whole seconds by resource, kept
 	// for Pod nodes only (the others' are sums of their pods').
 	Resources []resource
+
+	// walk is the walk's mark: inside a hook or not (argoHookedNodes).
+	walk uint8
 }
+
+// The marks of node.walk.
+const (
+	walkUnknown uint8 = iota
+	walkVisiting
+	walkInHook
+	walkOutside
+)
 
 // resource is one entry of a node's resourcesDuration.
 type resource struct {
