@@ -52,7 +52,7 @@ unit:
 
 # Every fuzz target, as package:Target. Minimization is capped because the
 # seeds are whole workflows (up to 20 KB) and minimizing one takes minutes.
-FUZZ_TARGETS := ./pkg/engine/argo:FuzzDecodeArgo ./pkg/engine/argo:FuzzStreamMatchesOracle ./pkg/engine/argo:FuzzSplitItem ./pkg/engine/argo:FuzzRunBound ./pkg/engine/argo:FuzzResult ./pkg/engine/tekton:FuzzDecodeTekton ./pkg/custom:FuzzParse \
+FUZZ_TARGETS := ./pkg/engine/argo:FuzzDecodeArgo ./pkg/engine/argo:FuzzStreamMatchesOracle ./pkg/engine/argo:FuzzSplitItem ./pkg/engine/argo:FuzzRunBound ./pkg/engine/argo:FuzzResult ./pkg/engine/tekton:FuzzDecodeTekton ./pkg/custom:FuzzParse ./pkg/custom:FuzzSimpleSample \
 	./pkg/metrics:FuzzSanitizeLabelName ./pkg/schema:FuzzSanitizeLabelValue ./pkg/sink/pushgateway:FuzzGroupPath ./pkg/metrics:FuzzParseLabel \
 	./pkg/metrics:FuzzWorkflowLabels ./pkg/httpclient:FuzzParseHeader ./pkg/httpclient:FuzzRedactURL ./pkg/sink/pushgateway/prune:FuzzDecodeList
 

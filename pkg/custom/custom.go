@@ -29,6 +29,7 @@ import (
 	"io"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -244,6 +245,16 @@ func (p *parser) parseText(data []byte) {
 		}
 		if !utf8.ValidString(line) {
 			p.warn.add("line %d: not valid UTF-8; dropped", n+1)
+			continue
+		}
+		if name, v, ok := simpleSample(line); ok {
+			// What expfmt makes of it (FuzzSimpleSample), without its
+			// parser's set-up for every line.
+			if t, ok := p.dropType[trimPrefix(name)]; ok {
+				p.warn.add("metric %q is a %s; only gauges, counters and untyped values are read; dropped", clip(name), t)
+				continue
+			}
+			p.add(name, nil, v)
 			continue
 		}
 		fams, err := p.parseLines(line)
@@ -468,4 +479,36 @@ func oneLine(s string, n int) string {
 		return s[:n] + "..."
 	}
 	return s
+}
+
+// simpleSample parses the commonest line, `name value`: a legacy metric
+// name, blanks, and a value as expfmt reads one, nothing else (no labels,
+// no timestamp). ok is false for any other line, which then goes through
+// expfmt (and its error messages).
+func simpleSample(line string) (name string, v float64, ok bool) {
+	i := 0
+	for i < len(line) {
+		c := line[i]
+		if c == '_' || c == ':' || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || (i > 0 && '0' <= c && c <= '9') {
+			i++
+			continue
+		}
+		break
+	}
+	if i == 0 || i == len(line) || (line[i] != ' ' && line[i] != '\t') {
+		return "", 0, false
+	}
+	rest := strings.TrimLeft(line[i:], " \t")
+	if rest == "" || strings.ContainsAny(rest, " \t") {
+		return "", 0, false
+	}
+	// expfmt's parseFloat.
+	if strings.ContainsAny(rest, "pP_") {
+		return "", 0, false
+	}
+	v, err := strconv.ParseFloat(rest, 64)
+	if err != nil {
+		return "", 0, false
+	}
+	return line[:i], v, true
 }
