@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -416,6 +417,18 @@ func (o *pushOptions) prepareWithin(ctx context.Context, log *slog.Logger, stdin
 	}
 	done := make(chan result, 1)
 	go func() {
+		// A panic here (a bug, or an input no test foresaw) must not
+		// crash the exit handler, which would fail the workflow: it is
+		// this run's read error, and the outcome is pushed from the
+		// arguments.
+		defer func() {
+			if v := recover(); v != nil {
+				done <- result{err: &internalError{value: v, stack: debug.Stack()}}
+			}
+		}()
+		if prepareHook != nil {
+			prepareHook()
+		}
 		p, err := o.prepare(rctx, log, stdin, start)
 		done <- result{p, err}
 	}()
@@ -432,7 +445,27 @@ func (o *pushOptions) prepareWithin(ctx context.Context, log *slog.Logger, stdin
 	if r.err == nil {
 		return r.p
 	}
+	var ie *internalError
+	if errors.As(r.err, &ie) {
+		log.Error("internal error while reading the run and computing its metrics (a bug: please report it with this log)",
+			"panic", engine.OneLine(fmt.Sprint(ie.value)), "stack", string(ie.stack))
+		return o.fromArguments(ctx, log, r.err, schema.IncompleteUnreadable, start)
+	}
 	return o.timedOut(ctx, log, r.err, start)
+}
+
+// prepareHook, when set (tests), runs first in prepareWithin's goroutine.
+var prepareHook func()
+
+// internalError is a panic while reading the run and computing its
+// metrics, with where it happened.
+type internalError struct {
+	value any
+	stack []byte
+}
+
+func (e *internalError) Error() string {
+	return "internal error: " + engine.OneLine(fmt.Sprint(e.value))
 }
 
 // prepare reads the run and computes its metrics. It checks ctx between
@@ -466,15 +499,22 @@ func (o *pushOptions) prepare(ctx context.Context, log *slog.Logger, stdin io.Re
 // with pipeline_run_metrics_incomplete{reason="timeout"}; for a file, a
 // warning and nothing (exit 0 unless --strict).
 func (o *pushOptions) timedOut(ctx context.Context, log *slog.Logger, err error, start time.Time) *prepared {
-	var eng engine.Engine = argo.Engine{}
-	name := o.workflowName
-	if o.pipelineRun != "" {
-		eng, name = tekton.Engine{}, o.pipelineRun
-	}
 	if errors.Is(err, context.Canceled) {
 		err = fmt.Errorf("interrupted while reading the run and computing its metrics: %w", err)
 	} else {
 		err = fmt.Errorf("reading the run and computing its metrics took more than %v of --timeout %v: %w", o.readDeadline(start).Sub(start).Round(time.Millisecond), o.timeout, err)
+	}
+	return o.fromArguments(ctx, log, err, schema.IncompleteTimeout, start)
+}
+
+// fromArguments pushes the run's outcome from the exit handler's arguments
+// with reason, when reading or computing failed with err; for a file (no
+// name in the arguments), a warning and nothing (exit 0 unless --strict).
+func (o *pushOptions) fromArguments(ctx context.Context, log *slog.Logger, err error, reason string, start time.Time) *prepared {
+	var eng engine.Engine = argo.Engine{}
+	name := o.workflowName
+	if o.pipelineRun != "" {
+		eng, name = tekton.Engine{}, o.pipelineRun
 	}
 	if name == "" {
 		return &prepared{code: o.failSafe(log, "metrics not pushed", err)}
@@ -483,8 +523,8 @@ func (o *pushOptions) timedOut(ctx context.Context, log *slog.Logger, err error,
 	if o.strict {
 		level = slog.LevelError
 	}
-	log.Log(ctx, level, "cannot read the run in time; pushing its outcome from the arguments only", "err", err)
-	p, merr := o.metricsOf(ctx, log, eng.FromArguments(name, o.namespace, o.workflowUID, o.status), schema.IncompleteTimeout, start)
+	log.Log(ctx, level, "cannot read the run; pushing its outcome from the arguments only", "err", err)
+	p, merr := o.metricsOf(ctx, log, eng.FromArguments(name, o.namespace, o.workflowUID, o.status), reason, start)
 	if merr != nil {
 		return &prepared{code: o.failSafe(log, "metrics not pushed", merr)}
 	}

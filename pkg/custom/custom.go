@@ -280,7 +280,18 @@ func (p *parser) parseText(data []byte) {
 }
 
 // parseLines parses lines (each without its newline) with expfmt.
-func (p *parser) parseLines(lines ...string) (map[string]*dto.MetricFamily, error) {
+//
+// expfmt v0.66.1 panics on some malformed lines (`{}` after a line it
+// refused: FuzzParse found it), and the text is a step's, untrusted: a
+// panic is that line's parse error, and the parser is replaced, its state
+// unknown.
+func (p *parser) parseLines(lines ...string) (fams map[string]*dto.MetricFamily, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.text = expfmt.NewTextParser(model.UTF8Validation)
+			fams, err = nil, errors.New("not a sample line the text format parser can read")
+		}
+	}()
 	p.line.Reset()
 	for _, l := range lines {
 		p.line.WriteString(l)
