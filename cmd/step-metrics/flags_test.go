@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/step-metrics/step-metrics/internal/testenv"
+	"github.com/step-metrics/step-metrics/pkg/engine/argo"
 	"github.com/step-metrics/step-metrics/pkg/httpclient"
 	"github.com/step-metrics/step-metrics/pkg/sink/pushgateway"
 	"github.com/step-metrics/step-metrics/pkg/source"
@@ -223,6 +224,8 @@ func TestIncompleteReason(t *testing.T) {
 		{wrap(io.ErrUnexpectedEOF), "unreachable"},
 		{wrap(&source.TooLargeError{Limit: 64 << 20}), "too_large"},
 		{wrap(apierrors.NewRequestEntityTooLargeError("big")), "too_large"},
+		{fmt.Errorf("decode workflow: status.nodes: 70000 nodes need more than 64 MiB: %w", argo.ErrTooLarge), "too_large"},
+		{fmt.Errorf("decode workflow: more than 8 MiB of bytes in one string: %w", argo.ErrLongToken), "too_large"},
 		{errors.New("get workflow ml/w from argo server: HTTP 403 (the token's account needs get on workflows.argoproj.io): denied"), "forbidden"},
 		{errors.New("get workflow ml/w from argo server: HTTP 401 (token missing or not accepted): x"), "unauthorized"},
 		{errors.New("get workflow ml/w from argo server: HTTP 404 (no such workflow): x"), "not_found"},

@@ -65,7 +65,8 @@ func incompleteReason(err error) string {
 	var tooLarge *source.TooLargeError
 	msg := err.Error()
 	switch {
-	case errors.As(err, &tooLarge):
+	case errors.As(err, &tooLarge), errors.Is(err, argo.ErrTooLarge), errors.Is(err, argo.ErrLongToken):
+		// Read whole or streamed: more than the memory limit allows.
 		return schema.IncompleteTooLarge
 	case errors.Is(err, clientcmd.ErrEmptyConfig), strings.Contains(msg, "kubernetes client config"):
 		// No credentials at all: no in-cluster token (say,
