@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -111,35 +113,14 @@ func (d *decoder) warnf(format string, args ...any) {
 	d.warnings = append(d.warnings, fmt.Sprintf(format, args...))
 }
 
-// summarize turns the per-field counts into warnings.
+// summarize turns the per-field counts into warnings, in field order.
 func (d *decoder) summarize() {
-	for _, f := range sortedCounts(d.wrongType) {
-		d.warnf("ignored %s in %d node(s): a value of the wrong type", f.key, f.n)
+	for _, f := range slices.Sorted(maps.Keys(d.wrongType)) {
+		d.warnf("ignored %s in %d node(s): a value of the wrong type", f, d.wrongType[f])
 	}
-	for _, f := range sortedCounts(d.badTime) {
-		d.warnf("ignored %s in %d node(s): not an RFC 3339 time between the years 1678 and 2262", f.key, f.n)
+	for _, f := range slices.Sorted(maps.Keys(d.badTime)) {
+		d.warnf("ignored %s in %d node(s): not an RFC 3339 time between the years 1678 and 2262", f, d.badTime[f])
 	}
-}
-
-type count struct {
-	key string
-	n   int
-}
-
-func sortedCounts(m map[string]int) []count {
-	out := make([]count, 0, len(m))
-	for _, k := range sortedKeys(boolKeys(m)) {
-		out = append(out, count{k, m[k]})
-	}
-	return out
-}
-
-func boolKeys(m map[string]int) map[string]bool {
-	out := make(map[string]bool, len(m))
-	for k := range m {
-		out[k] = true
-	}
-	return out
 }
 
 // syntax describes a JSON syntax or I/O error, with where it happened.
